@@ -1,0 +1,55 @@
+"""Keras models for 28x28 grey images: a Functional MLP or a small CNN, compiled per the config."""
+
+from __future__ import annotations
+
+import keras
+
+from trainer.config import TrainConfig
+
+
+def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+    """An uncompiled Functional model ending in a softmax over ``num_classes``.
+
+    mlp: ``num_layers`` x (Dense(units, relu) -> Dropout). cnn: ``num_layers`` x (Conv2D(filters * 2**i, 3,
+    relu) -> MaxPool(2)) -> Flatten -> Dropout -> Dense(units, relu) -> Dropout.
+    """
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    if config.model == "mlp":
+        x = keras.layers.Flatten()(x)
+        for i in range(config.num_layers):
+            x = keras.layers.Dense(config.units, activation="relu", name=f"dense_{i}")(x)
+            x = keras.layers.Dropout(config.dropout_rate)(x)
+    else:
+        for i in range(config.num_layers):
+            # 28 -> 14 -> 7 -> 3 -> 1: pooling stops once the map is 1x1, so deep CNNs stay valid.
+            x = keras.layers.Conv2D(config.filters * 2**i, 3, padding="same", activation="relu", name=f"conv_{i}")(x)
+            if x.shape[1] > 1:
+                x = keras.layers.MaxPooling2D(2)(x)
+        x = keras.layers.Flatten()(x)
+        x = keras.layers.Dropout(config.dropout_rate)(x)
+        x = keras.layers.Dense(config.units, activation="relu", name="dense")(x)
+        x = keras.layers.Dropout(config.dropout_rate)(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=config.model)
+
+
+def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+    """The optimizer a config names, at its learning rate."""
+    optimizers: dict[str, type[keras.optimizers.Optimizer]] = {
+        "adam": keras.optimizers.Adam,
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+    }
+    return optimizers[config.optimizer](learning_rate=config.learning_rate)
+
+
+def uses_one_hot_labels(config: TrainConfig) -> bool:
+    """Whether the loss wants one-hot targets (the categorical losses) rather than integer labels."""
+    return not config.loss.startswith("sparse_")
+
+
+def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
+    """Compile with the config's optimizer and loss; accuracy is the one Keras metric (AUROC is sklearn's)."""
+    model.compile(optimizer=make_optimizer(config), loss=config.loss, metrics=["accuracy"])
+    return model

@@ -1,0 +1,199 @@
+"""One training run: the edge where wandb meets the pure data, model and metric functions."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+import wandb
+from sklearn.metrics import roc_auc_score
+from wandb.integration.keras import WandbMetricsLogger
+
+from trainer import provenance
+from trainer.config import TrainConfig
+from trainer.data import Split, load_dataset, split_dataset
+from trainer.model import build_model, compile_model, uses_one_hot_labels
+from trainer.predictions import predictions_frame, write_predictions
+
+DEFAULT_PROJECT = "mnist-sweeps"
+OBJECTIVES = {"val_accuracy": "max", "val_loss": "min", "val_auroc": "max"}
+"""What the trainer logs once per epoch under fixed names; a sweep's ``metric.name`` must be one of these."""
+TEST_METRICS = ("test/accuracy", "test/loss", "test/auroc_macro")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where a finished run left its outputs."""
+
+    run_id: str
+    run_dir: Path
+    predictions_path: Path
+    model_path: Path | None
+    summary: dict[str, float]
+
+
+def macro_auroc(y_true: np.ndarray, probabilities: np.ndarray) -> float:
+    """One-vs-rest macro AUROC over all classes, NaN when a class is absent from ``y_true``.
+
+    >>> macro_auroc(np.array([0, 1, 1, 0]), np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4], [0.4, 0.6]]))
+    0.75
+    """
+    classes = probabilities.shape[1]
+    if np.unique(y_true).size < classes:
+        return float("nan")  # undefined; sklearn would say so with a warning per epoch
+    scores = probabilities.astype(np.float64)
+    scores /= scores.sum(axis=1, keepdims=True)  # float32 softmax rows can miss 1 by more than sklearn allows
+    if classes == 2:
+        return float(roc_auc_score(y_true, scores[:, 1]))
+    return float(roc_auc_score(y_true, scores, multi_class="ovr", average="macro"))
+
+
+class ObjectiveLogger(keras.callbacks.Callback):
+    """Logs the sweep objectives once per epoch, in the same history row as WandbMetricsLogger's ``epoch/*``."""
+
+    def __init__(self, run: Any, x_val: np.ndarray, y_val: np.ndarray) -> None:
+        super().__init__()
+        self._run, self._x_val, self._y_val = run, x_val, y_val
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs or {}
+        probabilities = self.model.predict(self._x_val, batch_size=1024, verbose=0)
+        row = {
+            "epoch": epoch + 1,
+            "val_accuracy": float(logs["val_accuracy"]),
+            "val_loss": float(logs["val_loss"]),
+            "val_auroc": macro_auroc(self._y_val, probabilities),
+        }
+        self._run.log(row, commit=False)  # WandbMetricsLogger, next in the list, commits the step
+
+
+def resolve_config(run_config: Mapping[str, Any], overrides: Mapping[str, Any]) -> TrainConfig:
+    """The run's config: the sweep's values (already in ``wandb.config``) win over flags, flags over defaults."""
+    given = {k: v for k, v in run_config.items() if not k.startswith("_") and k != "provenance"}
+    return TrainConfig.from_mapping({**overrides, **given})
+
+
+def train(overrides: Mapping[str, Any] | None = None, *, project: str | None = None) -> RunResult:
+    """Run one training run under ``wandb.init`` and return where its outputs are.
+
+    ``overrides`` are the ``--key=value`` flags; inside a sweep, ``wandb.config`` (filled by the agent or the
+    offline engine through ``WANDB_SWEEP_PARAM_PATH``) takes precedence. ``WANDB_MODE`` must already be set.
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        For a bad config or dataset; the wandb run is finished with a non-zero exit code first.
+    """
+    overrides = dict(overrides or {})
+    TrainConfig.from_mapping(overrides)  # fail before wandb starts on a bad flag
+    keras.backend.clear_session()  # a pooled worker runs many trials in one process
+    run = wandb.init(project=project or os.environ.get("WANDB_PROJECT", DEFAULT_PROJECT), job_type="train")
+    try:
+        config = resolve_config(dict(run.config), overrides)
+        # Record every field (defaults too) so the run is reproducible from its config alone.
+        run.config.update(dataclasses.asdict(config), allow_val_change=True)
+        result = _fit_and_log(run, config)
+    except BaseException as exc:
+        code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 1
+        run.finish(exit_code=code or 1)
+        raise
+    run.finish()
+    return result
+
+
+def _fit_and_log(run: Any, config: TrainConfig) -> RunResult:
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+    data = load_dataset(config)
+    split = split_dataset(data, config.train_size, config.validation_split, config.seed)
+    run.config.update(
+        {
+            "provenance": {
+                "data_source": data.source,
+                "data_sha256": data.sha256,
+                "code": provenance.git_revision(),
+                "packages": provenance.package_versions(),
+                "train_rows": int(split.x_train.shape[0]),
+                "val_rows": int(split.x_val.shape[0]),
+                "test_rows": int(split.x_test.shape[0]),
+            }
+        },
+        allow_val_change=True,
+    )
+    run.define_metric("epoch")
+    for name, goal in OBJECTIVES.items():
+        run.define_metric(name, step_metric="epoch", summary=goal)
+
+    model = compile_model(build_model(config, split.x_train.shape[1:], data.num_classes), config)
+    targets = _targets(split, config, data.num_classes)
+    model.fit(
+        split.x_train,
+        targets[0],
+        validation_data=(split.x_val, targets[1]),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=[
+            ObjectiveLogger(run, split.x_val, split.y_val),
+            keras.callbacks.EarlyStopping(
+                monitor="val_accuracy",
+                mode="max",
+                patience=config.early_stopping_patience or config.epochs,
+                restore_best_weights=True,
+            ),
+            WandbMetricsLogger(log_freq="epoch"),
+        ],
+    )
+    test_loss, test_accuracy = model.evaluate(split.x_test, targets[2], batch_size=1024, verbose=0)
+    probabilities = model.predict(split.x_test, batch_size=1024, verbose=0)
+    summary = {
+        "test/accuracy": float(test_accuracy),
+        "test/loss": float(test_loss),
+        "test/auroc_macro": macro_auroc(split.y_test, probabilities),
+    }
+    run.summary.update(summary)
+    return _log_outputs(run, model, config, probabilities, split.y_test, summary)
+
+
+def _targets(split: Split, config: TrainConfig, num_classes: int) -> tuple[np.ndarray, ...]:
+    labels = (split.y_train, split.y_val, split.y_test)
+    if uses_one_hot_labels(config):
+        return tuple(keras.utils.to_categorical(y, num_classes) for y in labels)
+    return labels
+
+
+def _log_outputs(
+    run: Any,
+    model: keras.Model,
+    config: TrainConfig,
+    probabilities: np.ndarray,
+    y_test: np.ndarray,
+    summary: dict[str, float],
+) -> RunResult:
+    files = Path(run.dir)
+    predictions_path = write_predictions(predictions_frame(probabilities, y_test), files)
+    # policy="immutable": the artifact references the file in the run dir instead of copying it to staging.
+    predictions = wandb.Artifact(f"predictions-{run.id}", type="predictions", metadata=summary)
+    predictions.add_file(str(predictions_path), policy="immutable")
+    run.log_artifact(predictions)
+    model_path = None
+    if config.save_model:
+        model_path = files / "model.keras"
+        model.save(model_path)
+        artifact = wandb.Artifact(f"model-{run.id}", type="model", metadata=dataclasses.asdict(config))
+        artifact.add_file(str(model_path), policy="immutable")
+        run.log_artifact(artifact)
+    return RunResult(run.id, files.parent, predictions_path, model_path, summary)
+
+
+def agent_function() -> None:
+    """The pooled-mode entry: like a function given to ``wandb.agent(function=...)``, it reads ``wandb.config``."""
+    train()
