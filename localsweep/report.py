@@ -1,0 +1,128 @@
+"""What people read: the live progress line, the table of trials, and the ``status``/``best`` JSON."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from localsweep.store import CRASHED, FINISHED, RUNNING, STOPPED, SweepStore, Trial
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m{secs:02d}s"
+
+
+def ranked(store: SweepStore, trials: Sequence[Trial]) -> list[Trial]:
+    """Trials best first by the sweep metric (imputed and missing values last), then in start order."""
+    sign = -1.0 if store.goal == "maximize" else 1.0
+
+    def key(t: Trial) -> tuple[int, float, int]:
+        real = t.metric_value is not None and not t.metric_imputed
+        return (0 if real else 1, sign * (t.metric_value or 0.0) if real else 0.0, t.number)
+
+    return sorted(trials, key=key)
+
+
+def table(store: SweepStore, trials: Sequence[Trial]) -> str:
+    """A plain-text table of ``trials`` sorted by the metric, one row per trial."""
+    header = ["#", "run id", "state", store.metric_name or "metric", "time", "parameters"]
+    rows = [header]
+    for t in ranked(store, trials):
+        metric = _fmt(t.metric_value) + (" (imputed)" if t.metric_imputed else "")
+        params = " ".join(f"{k}={v}" for k, v in t.config.items())
+        rows.append([str(t.number), t.run_id, t.state, metric, _duration(t.duration), params])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]) for row in rows)
+
+
+def trial_json(store: SweepStore, trial: Trial) -> dict[str, Any]:
+    """One trial as JSON-ready values (what ``best --json`` prints and the analysis package reads)."""
+    return {
+        "sweep_name": store.name,
+        "sweep_id": store.sweep_id,
+        "sweep_dir": str(store.directory.resolve()),
+        "number": trial.number,
+        "run_id": trial.run_id,
+        "state": trial.state,
+        "run_dir": None if trial.run_dir is None else str(trial.run_dir.resolve()),
+        "config": trial.config,
+        "metric_name": store.metric_name,
+        "goal": store.goal,
+        "metric_value": trial.metric_value,
+        "metric_imputed": trial.metric_imputed,
+        "summary": trial.summary,
+        "duration_s": trial.duration,
+        "error": trial.error,
+    }
+
+
+def status_json(store: SweepStore) -> dict[str, Any]:
+    """The whole sweep: its settings, counts per state, best trial and every trial."""
+    trials = store.trials()
+    best = store.best_trial()
+    return {
+        "sweep_name": store.name,
+        "sweep_id": store.sweep_id,
+        "sweep_dir": str(store.directory.resolve()),
+        "source": store.source,
+        "method": store.config.get("method"),
+        "metric": store.config.get("metric"),
+        "counts": dict(Counter(t.state for t in trials)),
+        "best": None if best is None else trial_json(store, best),
+        "trials": [trial_json(store, t) for t in ranked(store, trials)],
+    }
+
+
+class Progress:
+    """A one-line live display on a terminal; on anything else (CI logs, files) one plain line per event."""
+
+    def __init__(self, store: SweepStore, stream: TextIO = sys.stderr) -> None:
+        self._store = store
+        self._stream = stream
+        self._live = stream.isatty()
+        self._shown = ""
+
+    def line(self, planned: int | None, seconds_per_trial: float | None, workers: int) -> str:
+        """The status line: done/running/failed, best so far, ETA."""
+        counts = Counter(t.state for t in self._store.trials() if not t.requeued)
+        done = counts[FINISHED] + counts[STOPPED] + counts[CRASHED]
+        best = self._store.best_trial()
+        best_text = "-" if best is None else f"{_fmt(best.metric_value)} ({best.run_id})"
+        eta = None
+        if planned is not None and seconds_per_trial is not None:
+            eta = max(0, planned - done) * seconds_per_trial / workers
+        return (
+            f"{self._store.name}: {done}/{planned or '?'} done ({counts[STOPPED]} stopped, {counts[CRASHED]} "
+            f"failed), {counts[RUNNING]} running | best {self._store.metric_name or 'metric'} {best_text} | "
+            f"ETA {_duration(eta) if eta is not None else '?'}"
+        )
+
+    def show(self, status: str) -> None:
+        """Redraw the live line (terminal only)."""
+        if self._live and status != self._shown:
+            self._stream.write("\r\033[K" + status)
+            self._stream.flush()
+            self._shown = status
+
+    def event(self, text: str, status: str | None) -> None:
+        """Print an event line; on a terminal the live line is redrawn under it, elsewhere ``status`` follows."""
+        if self._live:
+            self._stream.write("\r\033[K" + text + "\n" + self._shown)
+        else:
+            self._stream.write(text + "\n" + (f"{status}\n" if status else ""))
+        self._stream.flush()
+
+    def close(self) -> None:
+        """End the live line."""
+        if self._live and self._shown:
+            self._stream.write("\n")
+            self._stream.flush()

@@ -1,0 +1,39 @@
+"""A tiny sweep program for the localsweep tests: echoes what it received, logs a fake per-epoch metric.
+
+It records its argv, the parameter file variables and ``wandb.config`` to ``echo-<run id>.json`` beside the
+sweep's wandb folder, then logs ``score`` for ``epochs`` steps (``score = x * (step + 1)``) and, when asked,
+raises or sleeps between steps (so hyperband has something to stop).
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import wandb
+
+
+def main() -> None:
+    """Run one trial: wandb.init reads the sweep parameters exactly as under `wandb agent`."""
+    run = wandb.init()
+    config = dict(run.config)
+    record = {
+        "argv": sys.argv[1:],
+        "config": config,
+        "env": {k: os.environ.get(k) for k in ("WANDB_MODE", "WANDB_RUN_ID", "WANDB_SWEEP_ID", "WANDB_DIR")},
+        "param_file": Path(os.environ["WANDB_SWEEP_PARAM_PATH"]).read_text(),
+        "run_id": run.id,
+        "threads": os.environ.get("OMP_NUM_THREADS"),
+    }
+    Path(os.environ["WANDB_DIR"], f"echo-{run.id}.json").write_text(json.dumps(record))
+    if config.get("fail"):
+        raise RuntimeError(f"asked to fail with x={config.get('x')}")
+    for step in range(int(config.get("epochs", 1))):
+        run.log({"score": float(config.get("x", 0)) * (step + 1), "epoch": step})
+        time.sleep(float(config.get("sleep", 0)))
+    run.finish()
+
+
+if __name__ == "__main__":
+    main()
