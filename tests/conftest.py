@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ _WANDB_DIR_VARS = ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONF
 
 
 @pytest.fixture(autouse=True)
-def wandb_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def wandb_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point wandb at tmp_path, offline and quiet; no key, no network, nothing written to $HOME."""
     root = tmp_path / "wandb-home"
     for var in _WANDB_DIR_VARS:
@@ -32,7 +31,7 @@ def wandb_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
     for var in ("WANDB_API_KEY", "WANDB_SWEEP_ID", "WANDB_SWEEP_PARAM_PATH", "WANDB_RUN_ID", "WANDB_PROJECT"):
         monkeypatch.delenv(var, raising=False)
-    yield root
+    return root
 
 
 @pytest.fixture

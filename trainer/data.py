@@ -100,15 +100,17 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         raise FileNotFoundError(f"dataset file not found: data_path={str(path)!r} (a keras-format .npz)")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            missing = sorted(set(ARRAYS) - set(npz.files))
-            if missing:
-                raise ValueError(
-                    f"dataset file {path} must hold the arrays {list(ARRAYS)}, but {missing} are missing "
-                    f"(it has {sorted(npz.files)})"
-                )
-            return {name: npz[name] for name in ARRAYS}
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+            arrays = {name: npz[name] for name in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        # np.load raises ValueError ("pickled data") for bytes that are not a zip archive at all.
         raise ValueError(f"dataset file {path} is not a readable .npz archive (corrupt or truncated?): {exc}") from exc
+    missing = sorted(set(ARRAYS) - set(arrays))
+    if missing:
+        raise ValueError(
+            f"dataset file {path} must hold the arrays {list(ARRAYS)}, but {missing} are missing "
+            f"(it has {sorted(arrays)})"
+        )
+    return {name: arrays[name] for name in ARRAYS}
 
 
 def _read_keras(name: str) -> dict[str, np.ndarray]:

@@ -1,0 +1,79 @@
+"""Every sweep YAML is valid by W&B's own schema and names only config fields and metrics the trainer logs."""
+
+from pathlib import Path
+
+import pytest
+import sweeps
+import yaml
+from sweeps.config import schema_violations_from_proposed_config
+
+from trainer.config import TrainConfig
+from trainer.train import OBJECTIVES
+
+REPO = Path(__file__).resolve().parents[1]
+SWEEP_FILES = sorted((REPO / "sweeps").glob("*.yaml"))
+
+
+def _load(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def test_sweeps_folder_holds_the_three_studies_and_no_package():
+    assert {p.name for p in SWEEP_FILES} >= {"grid.yaml", "random.yaml", "bayes.yaml"}
+    assert not (REPO / "sweeps" / "__init__.py").exists(), "sweeps/__init__.py would shadow W&B's `sweeps` package"
+
+
+@pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: p.name)
+def test_sweep_yaml_passes_wandb_schema(path):
+    assert schema_violations_from_proposed_config(_load(path)) == []
+
+
+@pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: p.name)
+def test_sweep_yaml_parameters_are_config_fields_and_build_a_valid_config(path):
+    config = _load(path)
+    assert set(config["parameters"]) <= set(TrainConfig.field_names())
+    suggestion = sweeps.next_run(config, [], validate=True)
+    assert suggestion is not None
+    values = {k: v["value"] for k, v in suggestion.config.items()}
+    TrainConfig.from_mapping({k: v.item() if hasattr(v, "item") else v for k, v in values.items()})
+
+
+@pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: p.name)
+def test_sweep_yaml_metric_is_logged_by_the_trainer(path):
+    metric = _load(path)["metric"]
+    assert metric["name"] in OBJECTIVES
+    assert metric["goal"] == {"max": "maximize", "min": "minimize"}[OBJECTIVES[metric["name"]]]
+
+
+@pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: p.name)
+def test_sweep_yaml_command_runs_the_trainer_module(path):
+    config = _load(path)
+    assert (REPO / config["program"]).is_file()
+    assert config["command"] == ["${env}", "${interpreter}", "-m", "trainer", "${args}"]
+
+
+@pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: p.name)
+def test_sweep_yaml_has_no_number_read_as_a_string(path):
+    # PyYAML reads 1e-5 as the string "1e-5", which W&B rejects: write 1.0e-5.
+    def strings(node):
+        if isinstance(node, dict):
+            for value in node.values():
+                yield from strings(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from strings(value)
+        elif isinstance(node, str):
+            yield node
+
+    for text in strings(_load(path)["parameters"]):
+        with pytest.raises(ValueError, match="could not convert string to float"):
+            float(text)
+
+
+def test_grid_is_finite_and_small():
+    config = _load(REPO / "sweeps" / "grid.yaml")
+    points = 1
+    for spec in config["parameters"].values():
+        assert set(spec) <= {"value", "values"}
+        points *= len(spec.get("values", [None]))
+    assert points <= 12

@@ -1,0 +1,146 @@
+"""End to end on real MNIST (a few hundred rows, one epoch) with the real wandb SDK, offline."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import wandb
+
+from localsweep.runlog import read_run
+from trainer.train import OBJECTIVES, TEST_METRICS, train
+
+pytestmark = pytest.mark.slow
+
+TINY = {"epochs": 1, "train_size": 300, "units": 32, "batch_size": 32, "learning_rate": 0.003}
+
+
+def _train(**overrides):
+    try:
+        return train({**TINY, **overrides})
+    finally:
+        wandb.teardown()  # one process, many runs: each run must start from a fresh wandb setup
+
+
+def _finished(run_dir: Path):
+    record = read_run(run_dir)
+    assert record.finished, "run.finish() returned; the exit record must be on disk"
+    return record
+
+
+def test_train_offline_writes_run_predictions_artifacts_and_summary():
+    result = _train()
+    assert result.run_dir.name.startswith("offline-run-")
+    assert result.run_dir.is_relative_to(Path(os.environ["WANDB_DIR"]))
+
+    predictions = pd.read_csv(result.predictions_path)
+    assert predictions.shape == (10000, 13)
+    assert list(predictions.columns[:3]) == ["index", "y_true", "y_pred"]
+    probabilities = predictions.filter(like="prob_").to_numpy()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert (predictions["y_pred"] == probabilities.argmax(axis=1)).all()
+
+    record = _finished(result.run_dir)
+    assert record.exit_code == 0
+    assert record.config["units"] == 32
+    assert record.config["epochs"] == 1
+    assert record.config["dropout_rate"] == pytest.approx(0.2)  # defaults are recorded too
+    provenance = record.config["provenance"]
+    assert provenance["data_sha256"]["x_test"].startswith("6d87418d")
+    assert provenance["packages"]["wandb"] == "0.23.1"
+    assert provenance["train_rows"] == 270
+
+    assert set(TEST_METRICS) <= set(record.summary)
+    assert record.summary["test/accuracy"] == pytest.approx(result.summary["test/accuracy"])
+    assert 0.3 < record.summary["test/accuracy"] <= 1.0
+    assert len(record.history) == 1
+    assert set(OBJECTIVES) <= set(record.history[0])
+    assert "epoch/val_accuracy" in record.history[0]  # WandbMetricsLogger's keys, same row
+
+    types = {a.type: a for a in record.artifacts}
+    assert types["predictions"].name == f"predictions-{result.run_id}"
+    assert types["predictions"].entries == {"predictions.csv": result.predictions_path}
+    assert types["model"].entries == {"model.keras": result.model_path}
+    assert result.model_path is not None
+    assert result.model_path.stat().st_size > 0
+
+
+def test_train_is_deterministic_for_a_seed():
+    first, second = _train(seed=3), _train(seed=3)
+    assert first.summary == second.summary
+    a, b = pd.read_csv(first.predictions_path), pd.read_csv(second.predictions_path)
+    pd.testing.assert_frame_equal(a, b)
+    third = _train(seed=4)
+    assert third.summary != first.summary
+
+
+def test_train_takes_sweep_values_from_the_agent_param_file(tmp_path, monkeypatch):
+    # What `wandb agent` (and the offline engine) does: a param file named by WANDB_SWEEP_PARAM_PATH.
+    params = {"wandb_version": 1, "units": {"value": 16}, "optimizer": {"value": "sgd"}}
+    path = tmp_path / "config-run.yaml"
+    path.write_text(json.dumps(params))
+    monkeypatch.setenv("WANDB_SWEEP_PARAM_PATH", str(path))
+    result = _train(units=64, save_model=False)  # the flag loses to the sweep's value
+    record = _finished(result.run_dir)
+    assert record.config["units"] == 16
+    assert record.config["optimizer"] == "sgd"
+    assert result.model_path is None
+    assert [a.type for a in record.artifacts] == ["predictions"]
+
+
+def test_train_rejects_an_unknown_sweep_parameter_and_finishes_the_run(tmp_path, monkeypatch):
+    path = tmp_path / "config-run.yaml"
+    path.write_text(json.dumps({"wandb_version": 1, "learnig_rate": {"value": 0.1}}))
+    monkeypatch.setenv("WANDB_SWEEP_PARAM_PATH", str(path))
+    with pytest.raises(ValueError, match=r"unknown config key\(s\) \['learnig_rate'\]"):
+        _train()
+    (run_dir,) = Path(os.environ["WANDB_DIR"]).glob("wandb/offline-run-*")
+    assert _finished(run_dir).exit_code == 1
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trainer", *args], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+
+
+def test_cli_runs_offline_and_prints_where_outputs_are(subprocess_env):
+    del subprocess_env["WANDB_MODE"]  # unset: no key, so the trainer chooses offline and says so
+    done = _cli("--epochs=1", "--train_size=300", "--save_model=False", env=subprocess_env)
+    assert done.returncode == 0, done.stderr
+    assert "running offline" in done.stderr
+    lines = dict(line.split(":", 1) for line in done.stdout.splitlines() if line.startswith(("run dir", "predict")))
+    assert Path(lines["predictions"].strip()).is_file()
+    assert Path(lines["run dir"].strip()).is_dir()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--lr=0.1"], r"unknown config key\(s\) \['lr'\]"),
+        (["--learning_rate=-0.1"], r"`0 < learning_rate <= 10` must hold, but got learning_rate=-0.1"),
+        (["--epochs"], r"arguments must look like --key=value"),
+        (["--data_source=file", "--data_path=/nonexistent/mnist.npz"], r"dataset file not found"),
+        (["--data_source=file", "--data_path={corrupt}"], r"not a readable .npz archive"),
+    ],
+)
+def test_cli_bad_input_gives_one_clear_error_and_exit_2(args, message, subprocess_env, tmp_path):
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(b"\x00" * 100)
+    done = _cli(*(a.format(corrupt=corrupt) for a in args), env=subprocess_env)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.count("trainer: error:") == 1
+    assert re.search(message, done.stderr)
+
+
+def test_cli_help_lists_every_flag(subprocess_env):
+    done = _cli("--help", env=subprocess_env)
+    assert done.returncode == 0
+    assert "--learning_rate=0.001" in done.stdout
+    assert "--model='mlp'" in done.stdout
