@@ -1,0 +1,51 @@
+"""The hashed lock holds the user's pins with the SHA-256 they gave, and the numpy<2 set that sweeps 0.3.0 needs."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+USER_PINS = {
+    "wandb": ("0.23.1", "67431cd3168d79fdb803e503bd669c577872ffd5dadfa86de733b3274b93088e"),
+    "jupyter": ("1.1.1", "7a59533c22af65439b24bbe60373a4e95af8f16ac65a6c00820ad378e3f7cc83"),
+    "matplotlib": ("3.10.8", "ee40c27c795bda6a5292e9cff9890189d32f7e3a0bf04e0e3c9430c4a00c37df"),
+    "pandas": ("2.3.3", "dd7478f1463441ae4ca7308a70e90b33470fa593429f9d4c578dd00d1fa78838"),
+}
+
+
+def _pins(lock: Path) -> dict[str, tuple[str, set[str]]]:
+    """``name -> (version, hashes)`` from a pip-compile/uv hashed lock."""
+    pins: dict[str, tuple[str, set[str]]] = {}
+    for block in re.split(r"\n(?=[a-z0-9])", lock.read_text()):
+        match = re.match(r"([a-z0-9._-]+)==(\S+)", block)
+        if match:
+            pins[match[1]] = (match[2], set(re.findall(r"--hash=sha256:([0-9a-f]{64})", block)))
+    return pins
+
+
+@pytest.mark.parametrize("lock", ["requirements.txt", "requirements-dev.txt"])
+def test_lock_holds_the_users_pins_and_hashes(lock):
+    pins = _pins(REPO / lock)
+    for name, (version, sha256) in USER_PINS.items():
+        assert pins[name][0] == version
+        assert sha256 in pins[name][1], f"{name}: the user's SHA-256 is not among the lock's hashes"
+
+
+@pytest.mark.parametrize("lock", ["requirements.txt", "requirements-dev.txt"])
+def test_lock_pins_every_package_with_hashes(lock):
+    pins = _pins(REPO / lock)
+    assert len(pins) > 100
+    assert all(hashes for _, hashes in pins.values())
+
+
+def test_lock_keeps_sweeps_030_with_numpy_1():
+    pins = _pins(REPO / "requirements.txt")
+    assert pins["sweeps"][0] == "0.3.0"  # 0.2.0 (what pip falls back to with numpy 2) has other semantics
+    assert pins["numpy"][0].startswith("1.")
+    assert pins["tensorflow-cpu"][0] == "2.21.0"
+
+
+def test_dev_lock_agrees_with_the_runtime_lock():
+    runtime, dev = _pins(REPO / "requirements.txt"), _pins(REPO / "requirements-dev.txt")
+    assert {name: pin[0] for name, pin in runtime.items()} == {name: dev[name][0] for name in runtime}
