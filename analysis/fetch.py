@@ -1,0 +1,196 @@
+"""Find the predictions to analyse: W&B's public API, an offline sweep, an offline run; and log results back.
+
+The only module of the package that talks to wandb (and to the offline engine, which reads wandb's files).
+wandb is imported inside the functions that need it, so ``--predictions FILE`` never pays for it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.metrics import Metrics
+from analysis.predictions import Predictions
+from analysis.source import RunInfo, Source, SweepInfo, TrialPoint, swept_parameters
+
+PREDICTIONS_SUFFIXES = (".csv", ".parquet")
+_ONLINE_SWEEP = re.compile(r"^[\w.-]+/[\w.-]+/\w+$")
+LOGGED_ROWS = 100_000  # rows given to wandb.plot.* (it builds its tables row by row in Python)
+
+
+def from_predictions_file(path: Path) -> Source:
+    """A predictions file given directly: nothing is known about its run."""
+    return Source(predictions_path=path, origin=f"file {path}")
+
+
+def from_run_dir(run_dir: Path) -> Source:
+    """An offline wandb run directory: its ``predictions`` artifact (else ``files/predictions.*``)."""
+    from localsweep.runlog import read_run
+
+    try:
+        record = read_run(run_dir)
+    except (FileNotFoundError, ValueError) as error:
+        raise ValueError(f"--run must be an offline wandb run directory, but {error}") from None
+    artifact = record.artifact("predictions")
+    candidates = [path for path in (artifact.entries.values() if artifact else []) if path.is_file()]
+    candidates += [run_dir / "files" / f"predictions{suffix}" for suffix in PREDICTIONS_SUFFIXES]
+    found = [path for path in candidates if path.suffix in PREDICTIONS_SUFFIXES and path.is_file()]
+    if not found:
+        logged = [f"{a.name} ({a.type})" for a in record.artifacts] or "none"
+        raise ValueError(
+            f"the run must have a predictions artifact (or files/predictions.csv), but run {record.run_id} in "
+            f"{run_dir} has neither (artifacts: {logged}); fix: analyse a run of `python -m trainer`, which "
+            f"writes one"
+        )
+    state = "running" if record.exit_code is None else ("finished" if record.exit_code == 0 else "crashed")
+    notes = [] if state == "finished" else [f"the run is {state} (exit code {record.exit_code})"]
+    run = RunInfo(record.run_id, record.run_id, state, record.config, record.summary, str(run_dir))
+    name = artifact.name if artifact else None
+    return Source(predictions_path=found[0], origin=f"offline run {run_dir}", run=run, artifact=name, notes=notes)
+
+
+def from_offline_sweep(name_or_path: str, root: Path) -> Source:
+    """The best trial of a local offline sweep (a sweep directory, its ``sweep.db``, or a name under ``root``)."""
+    from localsweep.store import SweepStore, locate_sweep
+
+    try:
+        path = Path(name_or_path) if Path(name_or_path).exists() else locate_sweep(name_or_path, root)
+        store = SweepStore.open(path)
+    except FileNotFoundError as error:
+        raise ValueError(f"--sweep must name an offline sweep or its directory, but {error}") from None
+    try:
+        trials, best = store.trials(), store.best_trial()
+    finally:
+        store.close()
+    if best is None:
+        states = ", ".join(f"{t.run_id}: {t.state}" for t in trials) or "no trials"
+        raise ValueError(
+            f"the sweep must have a finished run with a {store.metric_name} value, but sweep {store.name} has "
+            f"none ({states}); fix: run or resume the sweep (`python -m localsweep`)"
+        )
+    if best.run_dir is None:
+        raise ValueError(f"the best run {best.run_id} of sweep {store.name} has no run directory on record")
+    points = [TrialPoint(t.run_id, t.state, t.config, None if t.metric_imputed else t.metric_value) for t in trials]
+    sweep = SweepInfo(
+        name=store.name,
+        sweep_id=store.sweep_id,
+        metric_name=store.metric_name or "metric",
+        goal=store.goal,
+        location=str(store.directory),
+        parameters=swept_parameters(store.config),
+        trials=points,
+    )
+    run = from_run_dir(best.run_dir)
+    return Source(
+        predictions_path=run.predictions_path,
+        origin=f"offline sweep {store.name} ({store.directory})",
+        run=run.run,
+        sweep=sweep,
+        artifact=run.artifact,
+        notes=run.notes,
+    )
+
+
+def from_sweep(spec: str, root: Path) -> Source:
+    """``--sweep``: a local offline sweep if one matches ``spec``, else ``ENTITY/PROJECT/SWEEP_ID`` on W&B."""
+    local = Path(spec).exists() or (root / spec).is_dir()
+    if local or not _ONLINE_SWEEP.match(spec):
+        return from_offline_sweep(spec, root)
+    mode = os.environ.get("WANDB_MODE", "")
+    if mode in ("offline", "disabled", "dryrun"):
+        raise ValueError(
+            f"--sweep {spec} names a W&B sweep, but WANDB_MODE={mode} forbids the server and no offline sweep "
+            f"{spec!r} exists under {root}/; fix: set WANDB_MODE=online (and WANDB_API_KEY), or name a local sweep"
+        )
+    return from_wandb_sweep(spec)
+
+
+def from_wandb_sweep(path: str) -> Source:
+    """The best run of a W&B sweep (by the sweep's metric and goal) and its ``predictions`` artifact."""
+    import wandb
+
+    try:
+        api = wandb.Api(timeout=30)
+        sweep = api.sweep(path)
+        best = sweep.best_run()
+    except (wandb.errors.CommError, wandb.errors.UsageError, ValueError) as error:
+        raise ValueError(
+            f"--sweep ENTITY/PROJECT/SWEEP_ID needs W&B's API, but asking it for {path} failed: {error}; fix: "
+            f"check the path, WANDB_API_KEY and the network, or use an offline sweep"
+        ) from None
+    metric = sweep.config.get("metric") or {}
+    if best is None:
+        raise ValueError(f"the sweep must have a finished run, but W&B sweep {path} has none; fix: run agents")
+    artifacts = [a for a in best.logged_artifacts() if a.type == "predictions"]
+    if not artifacts:
+        raise ValueError(
+            f"the best run must have logged a predictions artifact, but run {best.id} of sweep {path} has none; "
+            f"fix: train with `python -m trainer`, which logs predictions-<run_id>"
+        )
+    directory = Path(artifacts[-1].download(root=tempfile.mkdtemp(prefix="analysis-")))
+    found = sorted(p for p in directory.rglob("*") if p.suffix in PREDICTIONS_SUFFIXES)
+    if not found:
+        raise ValueError(f"the predictions artifact {artifacts[-1].name} holds no .csv or .parquet file")
+    points = [
+        TrialPoint(r.id, r.state, dict(r.config), _number(r.summary.get(metric.get("name", "")))) for r in sweep.runs
+    ]
+    sweep_info = SweepInfo(
+        name=sweep.name or sweep.id,
+        sweep_id=sweep.id,
+        metric_name=metric.get("name", "metric"),
+        goal=metric.get("goal", "minimize"),
+        location=sweep.url,
+        parameters=swept_parameters(sweep.config),
+        trials=points,
+    )
+    run = RunInfo(best.id, best.name, best.state, dict(best.config), dict(best.summary), best.url)
+    return Source(found[0], f"W&B sweep {path}", run, sweep_info, artifact=artifacts[-1].qualified_name)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def log_to_wandb(
+    source: Source, predictions: Predictions, metrics: Metrics, scalars: dict[str, float], images: dict[str, bytes]
+) -> str:
+    """Log the analysis as a new wandb run of job type ``analysis``; returns its id.
+
+    ``wandb.plot.confusion_matrix`` and ``wandb.plot.roc_curve`` build their tables row by row, so they get a
+    seeded random sample of at most ``LOGGED_ROWS`` rows; the scalars are the exact values.
+    """
+    import io
+
+    import wandb
+    from PIL import Image
+
+    rows = np.arange(predictions.n_rows)
+    if rows.size > LOGGED_ROWS:
+        rows = np.sort(np.random.default_rng(0).choice(rows, LOGGED_ROWS, replace=False))
+    names = [str(label) for label in metrics.labels]
+    present = np.flatnonzero(metrics.support)  # wandb.plot.roc_curve indexes columns by the classes present
+    config = {"analysed_run": source.run.run_id if source.run else None, "origin": source.origin}
+    with wandb.init(job_type="analysis", config=config, project=os.environ.get("WANDB_PROJECT")) as run:
+        run.log(
+            {
+                **scalars,
+                **{name: wandb.Image(Image.open(io.BytesIO(png))) for name, png in images.items()},
+                "confusion_matrix": wandb.plot.confusion_matrix(
+                    y_true=predictions.y_true[rows].tolist(),
+                    preds=predictions.y_pred[rows].tolist(),
+                    class_names=names,
+                ),
+                "roc": wandb.plot.roc_curve(
+                    predictions.y_true[rows],
+                    predictions.proba[np.ix_(rows, present)],
+                    labels=names,
+                ),
+            }
+        )
+        run_id = str(run.id)
+    return run_id

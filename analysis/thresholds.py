@@ -1,0 +1,109 @@
+"""Precision and recall of one class against the decision threshold on its probability (scikit-learn)."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import precision_recall_curve
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """One threshold and what predicting "positive when probability >= threshold" gives there."""
+
+    threshold: float
+    precision: float
+    recall: float
+    f1: float
+
+
+@dataclass(frozen=True)
+class ThresholdAnalysis:
+    """The precision/recall trade-off of ``positive_class``.
+
+    Attributes
+    ----------
+    positive_class : int
+        The class treated as positive (one-vs-rest).
+    thresholds, precision, recall, f1 : numpy.ndarray
+        The curve, one entry per distinct probability (scikit-learn's ``precision_recall_curve``).
+    best_f1 : OperatingPoint or None
+        The threshold with the highest F1; ``None`` if the class is absent from ``y_true``.
+    for_precision, for_recall : OperatingPoint or None
+        The lowest threshold reaching the requested precision (most recall at that precision), and the highest
+        threshold reaching the requested recall (most precision at that recall); ``None`` if not requested
+        or not reachable (``reasons`` says which).
+    reasons : dict
+        Why an operating point is ``None``.
+    """
+
+    positive_class: int
+    thresholds: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    f1: np.ndarray
+    best_f1: OperatingPoint | None
+    for_precision: OperatingPoint | None
+    for_recall: OperatingPoint | None
+    reasons: dict[str, str]
+
+
+def analyse_thresholds(
+    is_positive: np.ndarray,
+    score: np.ndarray,
+    positive_class: int,
+    target_precision: float | None = None,
+    target_recall: float | None = None,
+) -> ThresholdAnalysis:
+    """Sweep the threshold on ``score`` for the one-vs-rest problem ``is_positive``.
+
+    Examples
+    --------
+    >>> t = analyse_thresholds(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]), 1, target_recall=1.0)
+    >>> t.best_f1
+    OperatingPoint(threshold=0.35, precision=0.6666666666666666, recall=1.0, f1=0.8)
+    >>> t.for_recall.threshold, t.for_precision is None
+    (0.35, True)
+    """
+    for name, target in (("target_precision", target_precision), ("target_recall", target_recall)):
+        if target is not None and not 0 < target <= 1:
+            raise ValueError(f"`0 < {name} <= 1` must hold, but got {name}={target}; fix: pass e.g. 0.9")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a class absent from y_true is reported below with its reason
+        precision, recall, thresholds = precision_recall_curve(is_positive, score)
+    # precision_recall_curve appends the (precision=1, recall=0) end point, which has no threshold.
+    precision, recall = precision[:-1], recall[:-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    if not np.any(is_positive):
+        absent = f"class {positive_class} is absent from y_true: recall is undefined"
+        reasons = {"best_f1": absent, "for_precision": absent, "for_recall": absent}
+        return ThresholdAnalysis(positive_class, thresholds, precision, recall, f1, None, None, None, reasons)
+    reasons = {}
+
+    def point(i: int) -> OperatingPoint:
+        return OperatingPoint(float(thresholds[i]), float(precision[i]), float(recall[i]), float(f1[i]))
+
+    for_precision = for_recall = None
+    if target_precision is not None:
+        reaching = np.flatnonzero(precision >= target_precision)
+        if reaching.size:
+            for_precision = point(int(reaching[0]))
+        else:
+            reasons["for_precision"] = f"no threshold reaches precision {target_precision}"
+    if target_recall is not None:
+        reaching = np.flatnonzero(recall >= target_recall)
+        for_recall = point(int(reaching[-1]))  # recall is 1 at the lowest threshold, so always reachable
+    return ThresholdAnalysis(
+        positive_class,
+        thresholds,
+        precision,
+        recall,
+        f1,
+        point(int(np.argmax(f1))),
+        for_precision,
+        for_recall,
+        reasons,
+    )
