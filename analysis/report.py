@@ -34,10 +34,12 @@ def number(value: Any) -> str:
     return str(value)
 
 
-def sections(summary: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
-    """The report's tables as ``(title, header, rows)``, shared by the Markdown and the HTML renderings."""
+Section = tuple[str, list[str], list[list[str]], list[str]]
+
+
+def sections(summary: dict[str, Any]) -> list[Section]:
+    """The report as ``(title, table header, table rows, figure names)``, shared by both renderings."""
     run, sweep, provenance = summary["run"], summary["sweep"], summary["provenance"]
-    tables: list[tuple[str, list[str], list[list[str]]]] = []
     about = [["origin", provenance["origin"]], ["predictions", provenance["predictions_file"]]]
     if run:
         about = [["run", f"{run['name']} ({run['run_id']}, {run['state']})"], ["location", run["location"]], *about]
@@ -57,34 +59,54 @@ def sections(summary: dict[str, Any]) -> list[tuple[str, list[str], list[list[st
         ["versions", ", ".join(f"{k} {v}" for k, v in provenance["versions"].items())],
         *[["note", note] for note in provenance["notes"]],
     ]
-    tables.append(("Run and provenance", ["", ""], about))
-    if run:
-        tables.append(("Config", ["key", "value"], [[k, json.dumps(v)] for k, v in sorted(run["config"].items())]))
     overall = [["accuracy", number(summary["accuracy"])]]
     overall += [[f"AUROC {k} (one vs rest)", number(v)] for k, v in summary["auroc"].items()]
     for average, values in summary["averages"].items():
         overall += [[f"{name} {average}", number(value)] for name, value in values.items()]
-    tables.append(("Overall", ["metric", "value"], overall))
-    columns = ["class", "precision", "recall", "f1", "support", "auroc", "average_precision"]
-    tables.append(("Per class", columns, [[number(row[column]) for column in columns] for row in summary["per_class"]]))
     labels = [str(label) for label in summary["classes"]]
-    counts = summary["confusion_matrix"]["counts"]
-    tables.append(
+    counts = [[label, *map(str, row)] for label, row in zip(labels, summary["confusion_matrix"]["counts"], strict=True)]
+    columns = ["class", "precision", "recall", "f1", "support", "auroc", "average_precision"]
+    per_class = [[number(row[column]) for column in columns] for row in summary["per_class"]]
+    point_header = ["operating point", "threshold", "precision", "recall", "f1"]
+    errors = [[number(value) for value in error.values()] for error in summary["most_confident_errors"]]
+    result: list[Section] = [
+        ("Run and provenance", ["", ""], about, []),
+        ("Overall", ["metric", "value"], overall, []),
         (
             "Confusion matrix (rows: true class, columns: predicted class)",
             ["true \\ predicted", *labels],
-            [[label, *map(str, row)] for label, row in zip(labels, counts, strict=True)],
+            counts,
+            ["confusion_matrix"],
+        ),
+        ("Per class", columns, per_class, ["roc", "pr"]),
+        ("Decision threshold", point_header, _points(summary), ["thresholds"]),
+    ]
+    if sweep:
+        trials = [
+            [
+                t["run_id"],
+                t["state"],
+                number(t["metric_value"]),
+                *(json.dumps(t["config"].get(p)) for p in sweep["parameters"]),
+            ]
+            for t in sweep["trials"]
+        ]
+        result.append(
+            (
+                "Sweep trials",
+                ["run", "state", sweep["metric_name"], *sweep["parameters"]],
+                trials,
+                ["metric_vs_parameters", "parallel_coordinates"],
+            )
         )
-    )
-    point_header = ["operating point", "threshold", "precision", "recall", "f1"]
-    tables.append(("Decision threshold", point_header, _points(summary)))
-    errors = [[number(value) for value in error.values()] for error in summary["most_confident_errors"]]
-    tables.append(("Most confident mistakes", ["index", "y_true", "y_pred", "probability"], errors))
+    if run:
+        result.append(("Config", ["key", "value"], [[k, json.dumps(v)] for k, v in sorted(run["config"].items())], []))
+    result.append(("Most confident mistakes", ["index", "y_true", "y_pred", "probability"], errors, []))
     undefined = [[key, reason] for key, reason in summary["undefined"].items()]
     undefined += [["note", note] for note in summary["notes"]]
     if undefined:
-        tables.append(("Undefined values and notes", ["metric", "why"], undefined))
-    return tables
+        result.append(("Undefined values and notes", ["metric", "why"], undefined, []))
+    return result
 
 
 def _points(summary: dict[str, Any]) -> list[list[str]]:
@@ -111,35 +133,33 @@ def _title(summary: dict[str, Any]) -> str:
 def render_markdown(summary: dict[str, Any], image_files: dict[str, str]) -> str:
     """The report as Markdown, with images referenced by their file names."""
     lines = [f"# {_title(summary)}", ""]
-    for title, header, rows in sections(summary):
+    for title, header, rows, figures in sections(summary):
         lines += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
         lines.append("")
-    lines += ["## Figures", ""]
-    lines += [f"![{_CAPTIONS.get(name, name)}]({file})" for name, file in image_files.items()]
-    return "\n".join(lines) + "\n"
+        lines += [f"![{_CAPTIONS[name]}]({image_files[name]})\n" for name in figures if name in image_files]
+    return "\n".join(lines)
 
 
 def render_html(summary: dict[str, Any], images: dict[str, bytes]) -> str:
     """The report as one HTML page; every image is embedded as a base64 ``data:`` URI."""
     body = [f"<h1>{html.escape(_title(summary))}</h1>"]
-    for title, header, rows in sections(summary):
+    for title, header, rows, figures in sections(summary):
         body.append(f"<h2>{html.escape(title)}</h2>\n<table>")
         body.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in header) + "</tr>")
         body += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows]
         body.append("</table>")
-    body.append("<h2>Figures</h2>")
-    for name, png in images.items():
-        caption = html.escape(_CAPTIONS.get(name, name))
-        data = base64.b64encode(png).decode("ascii")
-        body.append(
-            f'<figure id="{name}"><img alt="{caption}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{caption}</figcaption></figure>"
-        )
+        for name in (name for name in figures if name in images):
+            caption = html.escape(_CAPTIONS[name])
+            data = base64.b64encode(images[name]).decode("ascii")
+            body.append(
+                f'<figure id="{name}"><img alt="{caption}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{caption}</figcaption></figure>"
+            )
     style = (
         "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
         "table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #ccc;padding:2px 8px;"
-        "text-align:right;font-size:13px}img{max-width:100%}"
+        "text-align:right;font-size:13px}td:first-child{text-align:left}img{max-width:100%}"
     )
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'

@@ -166,6 +166,6 @@ def build_summary(
             **{k: v for k, v in vars(sweep).items() if k != "trials"},
             "rank": None if source.run is None else sweep.rank(source.run.run_id),
             "scored_trials": len(sweep.scored()),
-            "trials": [vars(t) for t in sweep.trials],
+            "trials": [vars(t) for t in sweep.scored() + [t for t in sweep.trials if t.metric_value is None]],
         }
     return plain(summary)
