@@ -59,7 +59,7 @@ def test_compute_metrics_multiclass_matches_sklearn():
     np.testing.assert_allclose(m.auroc, roc_auc_score(Y3, P3, multi_class="ovr", average=None), atol=1e-12)
     assert m.auroc_macro == pytest.approx(roc_auc_score(Y3, P3, multi_class="ovr"), abs=1e-12)
     assert m.auroc_micro == pytest.approx(roc_auc_score(Y3, P3, multi_class="ovr", average="micro"), abs=1e-12)
-    expected_ap = [average_precision_score(Y3 == k, P3[:, k]) for k in range(3)]
+    expected_ap = [average_precision_score(np.equal(Y3, k), P3[:, k]) for k in range(3)]
     np.testing.assert_allclose(m.average_precision, expected_ap, atol=1e-12)
     precision, recall, f1, support = precision_recall_fscore_support(Y3, PRED3)
     np.testing.assert_allclose(np.stack([m.precision, m.recall, m.f1]), np.stack([precision, recall, f1]), atol=1e-12)
