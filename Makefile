@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run test lint lock clean
+.PHONY: help setup run test lint lock clean notebook
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -35,6 +35,10 @@ lint: setup ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+notebook: setup ## open the exploration notebook in Jupyter Lab (pairs notebooks/*.py with their .ipynb)
+	$(VENV)/bin/jupytext --sync notebooks/*.py
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter lab notebooks/
 
 lock: ## recompile requirements*.txt from requirements*.in (needs network to PyPI)
 	$(PYTHON) -m pip install --quiet uv

@@ -1,0 +1,79 @@
+"""The exploration notebook: a reviewed py:percent source, no outputs committed, executed top to bottom."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCES = sorted((REPO / "notebooks").glob("*.py"))
+
+
+def _committed_notebooks() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "-C", str(REPO), "ls-files", "*.ipynb"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return [REPO / name for name in listed]
+
+
+def test_notebook_sources_exist_as_py_percent_with_a_committed_pair():
+    assert SOURCES, "notebooks/ must hold at least one jupytext py:percent source"
+    committed = _committed_notebooks()
+    for source in SOURCES:
+        assert "format_name: percent" in source.read_text()
+        assert source.with_suffix(".ipynb") in committed, f"{source.name} has no committed .ipynb pair"
+
+
+@pytest.mark.parametrize("path", _committed_notebooks(), ids=lambda p: p.name)
+def test_committed_notebook_has_no_outputs_and_matches_its_source(path):
+    nbstripout = Path(sys.executable).parent / "nbstripout"
+    verify = subprocess.run([str(nbstripout), "--verify", str(path)], capture_output=True, text=True, check=False)
+    assert verify.returncode == 0, f"{path.name} is not stripped: run `nbstripout {path}` ({verify.stdout})"
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name}: outputs are committed (run nbstripout)"
+            assert cell.execution_count is None
+    paired = path.with_suffix(".py")
+    if paired.exists():
+        source = jupytext.read(paired)
+        assert [c.source for c in source.cells] == [c.source for c in notebook.cells], (
+            f"{path.name} and {paired.name} are out of sync: run `jupytext --sync {paired}`"
+        )
+
+
+def _tiny_run(env: dict[str, str], cwd: Path) -> Path:
+    done = subprocess.run(
+        [sys.executable, "-m", "trainer", "--epochs=1", "--train_size=300", "--batch_size=32", "--save_model=False"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=300,
+        check=True,
+    )
+    line = next(line for line in done.stdout.splitlines() if line.startswith("run dir:"))
+    return Path(line.split(":", 1)[1].strip())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
+def test_notebook_executes_top_to_bottom_offline(source, subprocess_env, tmp_path, monkeypatch):
+    run_dir = _tiny_run(subprocess_env, tmp_path)
+    monkeypatch.setenv("ANALYSE_RUN", str(run_dir))
+    # The kernel is started as `python`: make it this venv's interpreter, as an activated venv would.
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    notebook = jupytext.read(source)
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}).execute()
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 5  # class balance, mean digits, samples, confusion matrix, ROC (+ errors)
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert f"offline run {run_dir}" in text
+    assert "accuracy" in text
