@@ -19,8 +19,11 @@ from typing import Any
 
 from wandb.sdk.launch.sweeps import utils as sweep_utils
 
+from localsweep import inject
 from localsweep.handoff import TrialTask
 from localsweep.slot import Outcome, log_tail
+
+_INJECT_DIR = Path(inject.__file__).parent
 
 
 def command_line(config: dict[str, Any], task: TrialTask) -> list[str]:
@@ -71,6 +74,8 @@ class CommandSlot:
         """Write the parameter files and start the trial's command, output going to ``task.log_path``."""
         task.write_param_files()
         env = {**os.environ, **self._slot_env, **task.environment()}
+        if "early_terminate" in self._config:  # live history for hyperband (localsweep/inject/sitecustomize.py)
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_INJECT_DIR), env.get("PYTHONPATH")]))
         env.pop("WANDB_SERVICE", None)  # the agent drops it too: the trial must start its own wandb service
         task.log_path.parent.mkdir(parents=True, exist_ok=True)
         with task.log_path.open("wb") as log:

@@ -19,7 +19,7 @@ from wandb.sdk.lib.runid import generate_id
 
 from localsweep import runlog, search
 from localsweep.command import CommandSlot
-from localsweep.handoff import TrialTask, gpu_ids, slot_environments
+from localsweep.handoff import TrialTask, gpu_ids, read_live_history, slot_environments
 from localsweep.pool import PooledSlot
 from localsweep.report import Progress
 from localsweep.slot import Outcome, Slot
@@ -196,7 +196,10 @@ class Controller:
             time.sleep(0.02)
 
     def _record(self, run_id: str, outcome: Outcome) -> None:
-        record = self._read_run(run_id, wait=True)
+        # A process that exited by itself has written (or is writing) the exit record; one killed by a signal
+        # (negative code) never will, so do not wait for it.
+        exited = outcome.exit_code is not None and outcome.exit_code >= 0
+        record = self._read_run(run_id, wait=exited)
         error = outcome.error
         if outcome.stopped:
             state = STOPPED
@@ -206,6 +209,9 @@ class Controller:
         else:
             state = FINISHED if outcome.exit_code == 0 else CRASHED
         history = [] if record is None else record.history
+        live = read_live_history(self.store.directory / "live" / f"{run_id}.jsonl")
+        if len(live) > len(history):  # a killed trial's last log block never reached the disk
+            history = live
         summary = {} if record is None else record.summary
         value = search.metric_value(self.config, summary, history)
         imputed = state == CRASHED  # W&B's search imputes every crashed run's metric (metric.impute)
@@ -254,10 +260,9 @@ class Controller:
             self.reason = f"metric.target {self.config['metric']['target']} reached by {run_id}"
 
     def _early_terminate(self) -> None:
-        live: dict[str, list[dict[str, Any]]] = {}
-        for run_id in self.running:
-            record = self._read_run(run_id, wait=False)
-            live[run_id] = [] if record is None else record.history
+        # The .wandb log only reaches the disk in 32 KiB blocks: read the mirrored wandb.log calls instead.
+        live_dir = self.store.directory / "live"
+        live = {run_id: read_live_history(live_dir / f"{run_id}.jsonl") for run_id in self.running}
         for run_id in search.runs_to_stop(self.config, live, self.store.trials()):
             if run_id not in self.stopping:
                 self.stopping.add(run_id)

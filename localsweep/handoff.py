@@ -18,6 +18,8 @@ from typing import Any
 
 from wandb.sdk.lib import config_util
 
+from localsweep.inject.sitecustomize import LIVE_HISTORY_VAR
+
 # Set only when the user has not: the number of threads each trial's numeric libraries may use.
 _THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -45,6 +47,11 @@ class TrialTask:
         return self.wandb_dir / "wandb" / f"sweep-{self.sweep_id}" / f"config-{self.run_id}.yaml"
 
     @property
+    def live_path(self) -> Path:
+        """Where the trial's ``wandb.log`` calls are mirrored while it runs (see ``localsweep/inject``)."""
+        return self.log_path.parent.parent / "live" / f"{self.run_id}.jsonl"
+
+    @property
     def json_path(self) -> Path:
         """The ``${args_json_file}`` file (the agent writes it relative to the cwd; we keep it beside the YAML)."""
         return self.param_path.with_suffix(".json")
@@ -52,6 +59,7 @@ class TrialTask:
     def write_param_files(self) -> None:
         """Write the parameter file(s) with wandb's own writer, as the agent does."""
         config_util.save_config_file_from_dict(str(self.param_path), self.params)
+        self.live_path.parent.mkdir(parents=True, exist_ok=True)
         self.json_path.write_text(json.dumps({k: v["value"] for k, v in self.params.items()}))
 
     def environment(self) -> dict[str, str]:
@@ -62,10 +70,27 @@ class TrialTask:
             "WANDB_RUN_ID": self.run_id,
             "WANDB_SWEEP_ID": self.sweep_id,
             "WANDB_SWEEP_PARAM_PATH": str(self.param_path),
+            LIVE_HISTORY_VAR: str(self.live_path),
         }
         if self.project:
             env["WANDB_PROJECT"] = self.project
         return env
+
+
+def read_live_history(path: Path) -> list[dict[str, Any]]:
+    """The history rows a running trial has logged so far (one per step; a half-written last line is skipped)."""
+    rows: dict[int, dict[str, Any]] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        rows.setdefault(int(entry["_step"]), {}).update(entry)
+    return [rows[step] for step in sorted(rows)]
 
 
 def gpu_ids() -> list[str]:

@@ -12,6 +12,7 @@ BaseException so a train function's ``except Exception`` cannot swallow it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import multiprocessing
 import os
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from localsweep.handoff import TrialTask
+from localsweep.inject import sitecustomize as live_history
 from localsweep.slot import Outcome, log_tail
 
 STOPPED_EXIT_CODE = 143  # 128 + SIGTERM
@@ -114,6 +116,8 @@ def _run_trial(reference: str, task: TrialTask) -> Outcome:
 def worker_main(connection: Connection, reference: str, slot_env: dict[str, str], max_trials: int) -> None:
     """A worker's life: set its threads/GPU, then run up to ``max_trials`` tasks received on ``connection``."""
     os.environ.update(slot_env)  # before the function's module (and TensorFlow) is imported
+    sys.argv = [reference]  # spawn copies the controller's argv; the function must not parse the sweep's flags
+    live_history.install()  # mirror wandb.log calls for hyperband (see localsweep/inject/sitecustomize.py)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the controller's to handle
     signal.signal(signal.SIGUSR1, _on_stop_signal)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
@@ -190,8 +194,9 @@ class PooledSlot:
         if self._task is not None:
             self.stop()
             self._process.join(self._kill_delay)
-        elif self._connection is not None and self._process.is_alive():
-            self._connection.send(None)
+        elif self._connection is not None:
+            with contextlib.suppress(OSError):  # a worker past max_trials has already left: the pipe is closed
+                self._connection.send(None)
             self._process.join(self._kill_delay)
         if self._process.is_alive():
             self._process.kill()

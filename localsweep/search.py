@@ -23,7 +23,10 @@ _STATES = {
     STOPPED: sweeps.RunState.finished,
     CRASHED: sweeps.RunState.crashed,
 }
-_GRID_PROBE = 100_000  # grids larger than this are reported as "unknown size"
+_GRID_PROBE = 100_000
+# The config was validated before the sweep was created (validate.py). sweeps 0.3.0's validate=True would also
+# *fill* it through SweepConfig, which silently drops nested parameters ({"parameters": {...}} entries).
+_VALIDATE = False  # grids larger than this are reported as "unknown size"
 
 
 def plain(value: Any) -> Any:
@@ -63,7 +66,7 @@ def suggest(config: dict[str, Any], trials: Sequence[Trial], seed: int | None) -
     if seed is not None:
         random.seed(seed + len(trials))
         np.random.seed((seed + len(trials)) % 2**32)
-    run = sweeps.next_run(config, [as_sweep_run(t) for t in searched(trials)], validate=True)
+    run = sweeps.next_run(config, [as_sweep_run(t) for t in searched(trials)], validate=_VALIDATE)
     return None if run is None else plain(run.config)
 
 
@@ -71,7 +74,7 @@ def grid_size(config: dict[str, Any]) -> int | None:
     """How many points a grid sweep has (None for random/bayes, or a grid too large to count cheaply)."""
     if config.get("method") != "grid":
         return None
-    points = sweeps.next_runs(config, [], validate=True, n=_GRID_PROBE)
+    points = sweeps.next_runs(config, [], validate=_VALIDATE, n=_GRID_PROBE)
     return None if points[-1] is not None else len(points) - 1
 
 

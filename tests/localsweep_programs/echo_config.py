@@ -25,6 +25,7 @@ def main() -> None:
         "param_file": Path(os.environ["WANDB_SWEEP_PARAM_PATH"]).read_text(),
         "run_id": run.id,
         "threads": os.environ.get("OMP_NUM_THREADS"),
+        "pid": os.getpid(),
     }
     Path(os.environ["WANDB_DIR"], f"echo-{run.id}.json").write_text(json.dumps(record))
     if config.get("fail"):
