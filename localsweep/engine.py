@@ -14,6 +14,7 @@ from typing import Any
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Valid config keys have changed", category=UserWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)  # pydantic v1-style class Config
     sweeps: Any = importlib.import_module("sweeps")
     bayes_search: Any = importlib.import_module("sweeps.bayes_search")
     params: Any = importlib.import_module("sweeps.params")

@@ -112,7 +112,8 @@ def sweep_violations(config: dict[str, Any], *, pooled: bool, workdir: Path) -> 
     workdir
         The directory trials start in; ``program`` is resolved against it, as `wandb agent` does.
     """
-    schema_errors = list(schema.validator.iter_errors(config))
+    # jsonschema's order varies between runs; sorting by key path keeps the report stable.
+    schema_errors = sorted(schema.validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     found = [f"{_dotted(e.absolute_path)}: {e.message}" for e in schema_errors]
     raw_messages = {e.message for e in schema_errors}
     bad_params = {str(e.absolute_path[1]) for e in schema_errors if list(e.absolute_path)[:1] == ["parameters"]}

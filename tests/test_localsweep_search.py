@@ -1,0 +1,180 @@
+"""The engine's decisions come from W&B's `sweeps` package: suggestions, hyperband stops, imputation."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localsweep.command import command_line
+from localsweep.handoff import TrialTask, read_live_history, slot_environments
+from localsweep.search import grid_size, imputed_metric, metric_value, reached_target, runs_to_stop, suggest
+from localsweep.store import CRASHED, FINISHED, RUNNING, Trial
+
+RANDOM = {
+    "method": "random",
+    "parameters": {
+        "lr": {"distribution": "log_uniform_values", "min": 1.0e-4, "max": 1.0e-1},
+        "block": {"parameters": {"units": {"values": [32, 64, 128]}}},
+    },
+}
+BAYES = {
+    "method": "bayes",
+    "metric": {"name": "acc", "goal": "maximize"},
+    "parameters": {"lr": {"min": 0.0, "max": 1.0}, "units": {"values": [32, 64]}},
+}
+
+
+def trial(number: int, state: str, params: dict[str, Any], history=(), summary=None) -> Trial:
+    return Trial(
+        number=number,
+        run_id=f"run{number}",
+        state=state,
+        params={k: {"value": v} for k, v in params.items()},
+        started_at=0.0,
+        ended_at=None,
+        exit_code=None,
+        error=None,
+        run_dir=None,
+        history=list(history),
+        summary=summary or {},
+        artifacts=[],
+        metric_value=None,
+        metric_imputed=False,
+        requeued=False,
+        pid=None,
+    )
+
+
+def test_suggest_with_a_seed_reproduces_random_suggestions_nested_included():
+    first = [suggest(RANDOM, [trial(i, FINISHED, {})] * i, seed=7) for i in range(3)]
+    again = [suggest(RANDOM, [trial(i, FINISHED, {})] * i, seed=7) for i in range(3)]
+    other = suggest(RANDOM, [], seed=8)
+    assert first == again
+    assert other != first[0]
+    assert len({s["lr"]["value"] for s in first}) == 3
+    assert first[0]["block"]["value"]["units"] in (32, 64, 128)
+    assert isinstance(first[0]["lr"]["value"], float)  # a Python float, not a numpy scalar
+
+
+def test_suggest_with_a_seed_reproduces_bayes_suggestions():
+    done = [
+        trial(1, FINISHED, {"lr": 0.1, "units": 32}, summary={"acc": 0.5}),
+        trial(2, FINISHED, {"lr": 0.9, "units": 64}, summary={"acc": 0.9}),
+        trial(3, CRASHED, {"lr": 0.5, "units": 64}),
+    ]
+    assert suggest(BAYES, done, seed=3) == suggest(BAYES, done, seed=3)
+
+
+def test_suggest_grid_never_repeats_and_ends_when_exhausted():
+    grid = {
+        "method": "grid",
+        "parameters": {"a": {"values": [1, 2]}, "q": {"distribution": "int_uniform", "min": 0, "max": 1}},
+    }
+    trials: list[Trial] = []
+    while (params := suggest(grid, trials, seed=None)) is not None:
+        trials.append(trial(len(trials) + 1, FINISHED, {k: v["value"] for k, v in params.items()}))
+    assert sorted((t.config["a"], t.config["q"]) for t in trials) == [(1, 0), (1, 1), (2, 0), (2, 1)]
+    assert grid_size(grid) == 4
+
+
+def test_runs_to_stop_uses_the_live_history_of_running_trials():
+    config = {
+        "method": "grid",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "early_terminate": {"type": "hyperband", "max_iter": 5, "eta": 2, "s": 2},
+        "parameters": {"a": {"values": [1, 2, 3]}},
+    }
+    loss = [{"loss": v} for v in (10, 9)]
+    trials = [
+        trial(1, FINISHED, {"a": 1}, history=loss),
+        trial(2, RUNNING, {"a": 2}),
+        trial(3, RUNNING, {"a": 3}),
+        trial(4, RUNNING, {"a": 4}),
+        trial(5, FINISHED, {"a": 5}, history=[{"loss": v} for v in (10, 6, 6)]),
+    ]
+    live = {
+        "run2": [{"loss": v} for v in (10, 10)],
+        "run3": [{"loss": v} for v in (10, 8, 8)],
+        "run4": [{"loss": v} for v in (10, 7, 7)],
+    }
+    # sweeps' own doctest example: bands [1, 2], threshold at band 2 is 8; only run2 (10 > 8) is stopped.
+    assert runs_to_stop(config, live, trials) == ["run2"]
+    assert runs_to_stop(config, {}, trials) == []
+
+
+def test_metric_value_prefers_the_summary_then_the_best_logged_value():
+    assert metric_value(BAYES, {"acc": 0.7}, [{"acc": 0.9}]) == 0.7
+    assert metric_value(BAYES, {}, [{"acc": 0.4}, {"acc": 0.9}, {"acc": 0.8}]) == 0.9
+    assert metric_value(BAYES, {"acc": "nan"}, []) is None
+
+
+def test_imputed_metric_follows_metric_impute_worst_like_wandb():
+    done = [
+        trial(1, FINISHED, {"lr": 0.1}, history=[{"acc": 0.6}, {"acc": 0.8}]),
+        trial(2, FINISHED, {"lr": 0.2}, history=[{"acc": 0.7}]),
+    ]
+    crashed = trial(3, CRASHED, {"lr": 0.3}, history=[{"acc": 0.95}])
+    assert imputed_metric(BAYES, crashed, [*done, crashed]) == 0.6
+    latest = {**BAYES, "metric": {**BAYES["metric"], "impute": "latest"}}
+    assert imputed_metric(latest, crashed, [*done, crashed]) == 0.95
+
+
+@pytest.mark.parametrize(("value", "reached"), [(0.97, False), (0.98, True), (None, False)])
+def test_reached_target_for_a_maximized_metric(value, reached):
+    config = {"metric": {"name": "acc", "goal": "maximize", "target": 0.98}}
+    assert reached_target(config, value) is reached
+
+
+def test_command_line_matches_the_wandb_agent(tmp_path: Path):
+    task = TrialTask(
+        "abc123",
+        "sw1",
+        {"lr": {"value": 0.01}, "opt": {"value": "adam"}, "flag": {"value": False}},
+        tmp_path,
+        tmp_path / "l.log",
+    )
+    default = command_line({"program": "train.py"}, task)
+    assert default == ["/usr/bin/env", sys.executable, "train.py", "--lr=0.01", "--opt=adam", "--flag=False"]
+    custom = {
+        "command": [
+            "${env}",
+            "${interpreter}",
+            "-m",
+            "trainer",
+            "${args_no_hyphens}",
+            "${args_json}",
+            "${args_json_file}",
+            "${args_no_boolean_flags}",
+            "${envvar:HOME}",
+        ],
+    }
+    assert command_line(custom, task) == [
+        "/usr/bin/env",
+        sys.executable,
+        "-m",
+        "trainer",
+        "lr=0.01",
+        "opt=adam",
+        "flag=False",
+        '{"lr": 0.01, "opt": "adam", "flag": false}',
+        str(task.json_path),
+        "--lr=0.01",
+        "--opt=adam",
+        str(Path.home()),
+    ]
+    assert task.param_path == tmp_path / "wandb" / "sweep-sw1" / "config-abc123.yaml"
+
+
+def test_read_live_history_merges_steps_and_skips_a_torn_line(tmp_path: Path):
+    path = tmp_path / "live.jsonl"
+    path.write_text('{"_step": 0, "loss": 3.0}\n{"_step": 0, "acc": 0.5}\n{"_step": 1, "loss": 2.0}\n{"_step": 2, "lo')
+    assert read_live_history(path) == [{"_step": 0, "loss": 3.0, "acc": 0.5}, {"_step": 1, "loss": 2.0}]
+
+
+def test_slot_environments_pin_gpus_or_split_threads(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert [e["OMP_NUM_THREADS"] for e in slot_environments(3, [], 8)] == ["2", "2", "2"]
+    assert slot_environments(2, ["4", "7"], 8) == [{"CUDA_VISIBLE_DEVICES": "4"}, {"CUDA_VISIBLE_DEVICES": "7"}]
