@@ -60,16 +60,17 @@ ENV VIRTUAL_ENV=/opt/venv \
 RUN useradd --create-home --uid 10001 --user-group sweeps
 COPY --from=deps /opt/venv /opt/venv
 WORKDIR /app
-# The same layout as a checkout, owned by root (read-only to the runs); only the output folders (volumes)
-# and /tmp are written, so `docker run --user UID:GID` with a bind mount works too. Artifact staging
-# (WANDB_DATA_DIR) sits in the run volume because `wandb sync` of an offline run needs those files later.
+# The same layout as a checkout. The source is root's (read-only to the runs); the working directory (the
+# wandb CLI wants it writable) and the output folders (volumes) are the user's; besides them only /tmp is
+# written, so `docker run --user UID:GID` with bind mounts works too. Artifact staging (WANDB_DATA_DIR) sits
+# in the run volume because `wandb sync` of an offline run needs those files later.
 COPY docker_entrypoint.sh /usr/local/bin/docker_entrypoint.sh
 COPY sweeps/ sweeps/
 COPY trainer/ trainer/
 COPY localsweep/ localsweep/
 COPY analysis/ analysis/
 RUN mkdir -p wandb/data offline_sweeps reports \
-    && chown -R sweeps:sweeps wandb offline_sweeps reports
+    && chown 10001:10001 . wandb wandb/data offline_sweeps reports
 USER 10001:10001
 VOLUME ["/app/wandb", "/app/offline_sweeps", "/app/reports"]
 

@@ -8,7 +8,7 @@
 # The key comes from WANDB_API_KEY or from the file named by WANDB_API_KEY_FILE (Docker/Kubernetes secrets).
 # It is exported for the W&B SDK to read: never printed, never passed as an argument, never written to disk
 # (no `wandb login`, so no ~/.netrc). Without a key, a command is refused unless WANDB_MODE is explicitly
-# offline or disabled; `wandb` CLI commands (agent, sweep, sync) need the server and are always refused.
+# offline or disabled; `wandb agent|sweep|sync|login` need the server and are always refused.
 #
 # `exec` makes the command this process: signals sent to it reach the command itself. In the image, PID 1
 # is dumb-init, which turns SIGTERM (docker stop, Kubernetes) into SIGINT for the whole process group, so
@@ -66,8 +66,13 @@ agent_command() {
 	fi
 }
 
+# `wandb agent|sweep|sync|login` talk to the W&B server whatever WANDB_MODE says.
+needs_server() {
+	[[ "$(basename -- "$1")" == wandb && "${2:-}" =~ ^(agent|sweep|sync|login)$ ]]
+}
+
 needs_key() {
-	if [[ "$(basename -- "$1")" == wandb ]]; then
+	if needs_server "$@"; then
 		return 0
 	fi
 	case "${WANDB_MODE:-}" in
@@ -89,8 +94,8 @@ main() {
 	fi
 
 	load_api_key
-	if [[ -z "${WANDB_API_KEY:-}" ]] && needs_key "$1"; then
-		if [[ "$(basename -- "$1")" == wandb ]]; then
+	if [[ -z "${WANDB_API_KEY:-}" ]] && needs_key "$@"; then
+		if needs_server "$@"; then
 			die "'$*' talks to the W&B server and needs an API key: set WANDB_API_KEY (e.g. in .env," \
 				"docker run --env-file .env) or WANDB_API_KEY_FILE (a mounted secret). Without an account," \
 				"sweep offline: python -m localsweep run sweeps/grid.yaml with WANDB_MODE=offline"
