@@ -190,11 +190,14 @@ def test_entrypoint_rejects_a_bad_key_file_without_printing_it(fake: Path, conte
 
 
 @pytest.mark.parametrize("mode", ["offline", "disabled"])
-def test_entrypoint_runs_without_a_key_when_mode_is_explicitly_local(fake: Path, mode: str) -> None:
-    done = run(fake, "fake", "--epochs=1", WANDB_MODE=mode)
+@pytest.mark.parametrize("args", [("fake", "--epochs=1"), ("wandb", "--version")])
+def test_entrypoint_runs_without_a_key_when_mode_is_explicitly_local(
+    fake: Path, mode: str, args: tuple[str, ...]
+) -> None:
+    done = run(fake, *args, WANDB_MODE=mode)
     assert done.returncode == 0, done.stderr
     (report,) = reports(fake)
-    assert report["argv"] == ["--epochs=1"]
+    assert report["argv"] == list(args[1:])
     assert report["key_sha256"] is None
 
 
