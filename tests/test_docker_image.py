@@ -125,6 +125,19 @@ def test_dockerfile_installs_the_lock_before_the_source() -> None:
     assert copies.index("requirements.txt /tmp/lock/requirements.txt") < first_source
 
 
+@pytest.mark.parametrize(("variant", "code", "stderr"), [("cpu", 0, ""), ("tpu", 1, "TF_VARIANT must be cpu or gpu")])
+def test_dockerfile_tf_variant_step_keeps_the_lock_or_rejects_unknown_values(
+    variant: str, code: int, stderr: str
+) -> None:
+    # The gpu branch (pip against PyPI) needs a build; cpu must leave the locked venv alone.
+    step = next(args for op, args in instructions(DOCKERFILE.read_text()) if op == "RUN" and "TF_VARIANT" in args)
+    done = subprocess.run(
+        ["bash", "-Eeuo", "pipefail", "-c", step], env={"TF_VARIANT": variant}, capture_output=True, text=True
+    )
+    assert (done.returncode, done.stdout) == (code, "")
+    assert done.stderr.startswith(stderr)
+
+
 def test_dockerfile_runs_as_non_root_with_no_secret_in_any_layer() -> None:
     users = [args for op, args in final_stage() if op == "USER"]
     assert users, "the final stage must set USER"
