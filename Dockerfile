@@ -64,7 +64,7 @@ WORKDIR /app
 # wandb CLI wants it writable) and the output folders (volumes) are the user's; besides them only /tmp is
 # written, so `docker run --user UID:GID` with bind mounts works too. Artifact staging (WANDB_DATA_DIR) sits
 # in the run volume because `wandb sync` of an offline run needs those files later.
-COPY docker_entrypoint.sh /usr/local/bin/docker_entrypoint.sh
+COPY --chmod=0755 docker_entrypoint.sh /usr/local/bin/docker_entrypoint.sh
 COPY sweeps/ sweeps/
 COPY trainer/ trainer/
 COPY localsweep/ localsweep/
@@ -75,7 +75,7 @@ USER 10001:10001
 VOLUME ["/app/wandb", "/app/offline_sweeps", "/app/reports"]
 
 # docker stop and Kubernetes send SIGTERM; `wandb agent` 0.23.1 handles only SIGINT (wandb issue #3667), and
-# Python runs clean up (wandb.finish) on SIGINT but die on an unhandled SIGTERM. dumb-init, as PID 1, sends
+# any Python program cleans up (wandb.finish) on SIGINT, not on an unhandled SIGTERM. dumb-init, as PID 1, sends
 # SIGINT to the agent and to the run it started (same process group); wandb-core has its own session.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["dumb-init", "--rewrite", "15:2", "--", "docker_entrypoint.sh"]
