@@ -204,6 +204,9 @@ def _proba(batch: pa.RecordBatch, labels: np.ndarray) -> np.ndarray:
     proba = np.empty((batch.num_rows, labels.shape[0]), dtype=np.float64)
     for k, label in enumerate(labels):
         column = batch.column(f"prob_{label}")
+        if pa.types.is_null(column.type):  # every cell empty: reported as non-finite by validate_batch
+            proba[:, k] = np.nan
+            continue
         if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)):
             raise ValueError(
                 f"column prob_{label} must hold numbers, but its type is {column.type} (first value "

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import precision_recall_curve
 
-from analysis.thresholds import OperatingPoint, analyse_thresholds
+from analysis.thresholds import analyse_thresholds
 
 IS_POSITIVE = np.array([0, 0, 1, 1, 0, 1, 1, 0]) == 1
 SCORE = np.array([0.1, 0.4, 0.35, 0.8, 0.65, 0.9, 0.2, 0.5])
@@ -23,18 +23,24 @@ def test_analyse_thresholds_curve_is_sklearns():
 def test_analyse_thresholds_best_f1_known_answer():
     # At 0.2 all 4 positives are caught among 7 predicted: F1 = 8/11, the best.
     t = analyse_thresholds(IS_POSITIVE, SCORE, 1)
-    assert t.best_f1 == OperatingPoint(threshold=0.2, precision=4 / 7, recall=1.0, f1=pytest.approx(8 / 11))
+    assert vars(t.best_f1) == pytest.approx(
+        {"threshold": 0.2, "precision": 4 / 7, "recall": 1.0, "f1": 8 / 11}, abs=1e-12
+    )
 
 
 def test_analyse_thresholds_target_precision_takes_the_lowest_threshold_reaching_it():
     t = analyse_thresholds(IS_POSITIVE, SCORE, 1, target_precision=0.6)
-    assert t.for_precision == OperatingPoint(threshold=0.65, precision=2 / 3, recall=0.5, f1=pytest.approx(4 / 7))
+    assert vars(t.for_precision) == pytest.approx(
+        {"threshold": 0.65, "precision": 2 / 3, "recall": 0.5, "f1": 4 / 7}, abs=1e-12
+    )
 
 
 def test_analyse_thresholds_target_recall_takes_the_highest_threshold_reaching_it():
     t = analyse_thresholds(IS_POSITIVE, SCORE, 1, target_recall=0.75)
     # At 0.35: 6 predicted, 3 of them positive.
-    assert t.for_recall == OperatingPoint(threshold=0.35, precision=0.5, recall=0.75, f1=pytest.approx(0.6))
+    assert vars(t.for_recall) == pytest.approx(
+        {"threshold": 0.35, "precision": 0.5, "recall": 0.75, "f1": 0.6}, abs=1e-12
+    )
 
 
 def test_analyse_thresholds_unreachable_precision_is_none_with_reason():

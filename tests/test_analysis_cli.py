@@ -1,0 +1,272 @@
+"""``python -m analysis report`` end to end: a predictions file, bad input, real offline runs and sweeps."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib import colormaps
+from PIL import Image
+from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
+
+from analysis.__main__ import main
+from localsweep.store import CRASHED, FINISHED, SweepStore
+
+_VOID = {"meta", "img", "br", "hr", "link", "input"}
+
+
+class _Checker(HTMLParser):
+    """Fails on a mis-nested or unclosed tag; collects every <img> source."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+        self.images: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self.images[str(dict(attrs)["alt"])] = str(dict(attrs)["src"])
+        elif tag not in _VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.open, f"</{tag}> closes nothing"
+        assert self.open.pop() == tag, f"</{tag}> closes another tag"
+
+
+def _embedded_pngs(html_path: Path) -> dict[str, bytes]:
+    checker = _Checker()
+    checker.feed(html_path.read_text(encoding="utf-8"))
+    checker.close()
+    assert checker.open == []
+    prefix = "data:image/png;base64,"
+    assert all(src.startswith(prefix) for src in checker.images.values())
+    return {alt: base64.b64decode(src.removeprefix(prefix)) for alt, src in checker.images.items()}
+
+
+def _predictions_csv(path: Path, n_rows: int = 300, n_classes: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    y_true = rng.integers(0, n_classes, size=n_rows)
+    logits = rng.normal(size=(n_rows, n_classes))
+    logits[np.arange(n_rows), y_true] += 1.5
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    frame = pd.DataFrame({"index": np.arange(n_rows), "y_true": y_true, "y_pred": proba.argmax(axis=1)})
+    for k in range(n_classes):
+        frame[f"prob_{k}"] = proba[:, k]
+    frame.to_csv(path, index=False, float_format="%.17g")
+    return frame
+
+
+def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "analysis", "report", *args]
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_cli_report_on_a_predictions_file(tmp_path, subprocess_env):
+    frame = _predictions_csv(tmp_path / "p.csv")
+    out = tmp_path / "report"
+    args = ["--predictions", str(tmp_path / "p.csv"), "--out", str(out), "--positive-class", "1"]
+    result = _run([*args, "--target-recall", "0.9"], subprocess_env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [f"{kind}: {out / f'report.{kind}'}" for kind in ("html", "md", "json")]
+    report = json.loads((out / "report.json").read_text())
+    y, proba = frame["y_true"].to_numpy(), frame[["prob_0", "prob_1", "prob_2"]].to_numpy()
+    assert report["auroc"]["macro"] == pytest.approx(roc_auc_score(y, proba, multi_class="ovr"), abs=1e-12)
+    precision = precision_recall_fscore_support(y, frame["y_pred"], average=None)[0]
+    assert [row["precision"] for row in report["per_class"]] == pytest.approx(precision.tolist(), abs=1e-12)
+    assert report["thresholds"]["positive_class"] == 1
+    assert report["thresholds"]["target_recall"]["point"]["recall"] >= 0.9
+    assert report["provenance"]["rows"] == 300
+    pngs = _embedded_pngs(out / "report.html")
+    assert sorted(pngs) == sorted(
+        [
+            "Confusion matrix",
+            "ROC curves (one vs rest)",
+            "Precision-recall curves (one vs rest)",
+            "Precision / recall against the threshold",
+        ]
+    )
+    assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for png in pngs.values())
+    markdown = (out / "report.md").read_text()
+    assert "![Confusion matrix](confusion_matrix.png)" in markdown
+    assert (out / "confusion_matrix.png").read_bytes() == pngs["Confusion matrix"]
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (apt-get install chromium)")
+def test_cli_report_shows_the_confusion_matrix_in_a_headless_browser(tmp_path):
+    _predictions_csv(tmp_path / "p.csv")
+    assert main(["report", "--predictions", str(tmp_path / "p.csv"), "--out", str(tmp_path / "r")]) == 0
+    shot = tmp_path / "shot.png"
+    command = [
+        "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--window-size=1200,1800",
+        f"--screenshot={shot}",
+        (tmp_path / "r" / "report.html").as_uri(),
+    ]
+    subprocess.run(command, capture_output=True, timeout=120, check=True, cwd=tmp_path)
+    pixels = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    # Every heatmap cell is a solid block of its "Blues" colour: each one must be on the rendered page.
+    shares = json.loads((tmp_path / "r" / "report.json").read_text())["confusion_matrix"]["row_normalized"]
+    for share in np.ravel(shares):
+        colour = (np.array(colormaps["Blues"](share)[:3]) * 255).round()
+        assert (np.abs(pixels - colour).max(axis=-1) <= 2).sum() > 1000, f"no heatmap cell of share {share}"
+
+
+def test_cli_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path, subprocess_env):
+    (tmp_path / "logits.csv").write_text("index,y_true,y_pred,prob_0,prob_1\n0,0,0,2.5,-1.0\n")
+    result = _run(["--predictions", "logits.csv"], subprocess_env, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("analysis: error: probabilities must lie in [0, 1], but prob_0 = 2.5")
+    assert len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--predictions", "missing.csv"], "must exist, but missing.csv does not"),
+        (["--predictions", "p.csv", "--positive-class", "7"], r"one of the classes \[0, 1, 2\], but got 7"),
+        (["--sweep", "me/project/abc123"], "WANDB_MODE=offline forbids the server"),
+        (["--sweep", "nosuch", "--sweeps-root", "sweeps"], "sweep 'nosuch' not found"),
+        (["--run", "."], "must be an offline wandb run directory"),
+    ],
+)
+def test_cli_bad_sources_exit_2(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    _predictions_csv(tmp_path / "p.csv")
+    assert main(["report", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("analysis: error: ")
+    assert re.search(message, err), err
+
+
+SWEEP_CONFIG = {
+    "method": "grid",
+    "metric": {"name": "val_accuracy", "goal": "maximize"},
+    "parameters": {"units": {"values": [16, 32]}, "epochs": {"value": 1}},
+}
+
+
+def _store_with_trial(root: Path, state: str, run_dir: Path | None, metric_value: float | None) -> None:
+    store = SweepStore.create(root / "s", name="s", sweep_id="abc", config=SWEEP_CONFIG, source="test", settings={})
+    store.add_trial("run1", {"units": {"value": 16}, "epochs": {"value": 1}})
+    store.finish_trial(
+        "run1",
+        state=state,
+        exit_code=0 if state == FINISHED else 1,
+        error=None,
+        run_dir=run_dir,
+        history=[],
+        summary={},
+        artifacts=[],
+        metric_value=metric_value,
+        metric_imputed=False,
+    )
+    store.close()
+
+
+def test_cli_sweep_without_finished_runs_exits_2(tmp_path, capsys):
+    _store_with_trial(tmp_path, CRASHED, None, None)
+    assert main(["report", "--sweep", "s", "--sweeps-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "must have a finished run with a val_accuracy value, but sweep s has none (run1: crashed)" in err
+
+
+def test_cli_best_run_without_predictions_exits_2(tmp_path, capsys):
+    import wandb  # the real SDK, offline (tests/conftest.py)
+
+    with wandb.init(project="analysis-test") as run:
+        run.log({"val_accuracy": 0.5})
+    run_dir = Path(run.dir).parent  # run.dir is <run dir>/files
+    _store_with_trial(tmp_path, FINISHED, run_dir, 0.5)
+    assert main(["report", "--sweep", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert f"must have a predictions artifact (or files/predictions.csv), but run {run.id}" in err
+
+
+TINY_SWEEP = """
+program: trainer/__main__.py
+command: ["${env}", "${interpreter}", "-m", "trainer", "${args}"]
+method: grid
+metric:
+  name: val_accuracy
+  goal: maximize
+parameters:
+  units:
+    values: [16, 32]
+  learning_rate:
+    value: 3.0e-3
+  epochs:
+    value: 1
+  train_size:
+    value: 300
+"""
+
+
+@pytest.mark.slow
+def test_cli_report_on_a_real_offline_sweep(tmp_path, subprocess_env):
+    (tmp_path / "tiny.yaml").write_text(TINY_SWEEP)
+    sweep = [sys.executable, "-m", "localsweep", "run", "tiny.yaml", "--name", "tiny", "--root", "sweeps"]
+    sweep += ["--function", "trainer.train:agent_function"]
+    done = subprocess.run(sweep, env=subprocess_env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    store = SweepStore.open(tmp_path / "sweeps" / "tiny")
+    best, trials = store.best_trial(), store.trials()
+    store.close()
+    assert best is not None
+    assert best.run_dir is not None
+
+    result = _run(["--sweep", "tiny", "--sweeps-root", "sweeps", "--out", "r", "--log"], subprocess_env, tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["run"]["run_id"] == best.run_id
+    assert report["run"]["config"]["units"] == best.config["units"]
+    assert report["sweep"]["rank"] == 1
+    assert report["sweep"]["scored_trials"] == len(trials) == 2
+    assert report["sweep"]["parameters"] == ["units"]
+    assert report["provenance"]["artifact"] == f"predictions-{best.run_id}"
+    assert report["provenance"]["rows"] == 10000  # the MNIST test set
+    assert report["classes"] == list(range(10))
+    frame = pd.read_csv(best.run_dir / "files" / "predictions.csv")
+    proba = frame[[f"prob_{k}" for k in range(10)]].to_numpy()
+    expected = roc_auc_score(frame["y_true"], proba, multi_class="ovr", average="micro")
+    assert report["auroc"]["micro"] == pytest.approx(expected, abs=1e-12)
+    pngs = _embedded_pngs(tmp_path / "r" / "report.html")
+    assert {
+        "Confusion matrix",
+        "Parallel coordinates of all trials",
+        "Sweep metric against each hyperparameter",
+    } <= set(pngs)
+
+    # --log wrote a real offline wandb run of job type "analysis" with the wandb.plot tables.
+    logged = result.stdout.splitlines()[-1].split()[3]
+    from localsweep.runlog import find_run_dir, iter_records, read_run
+
+    run_dir = find_run_dir(Path(subprocess_env["WANDB_DIR"]), logged)
+    assert run_dir is not None
+    record = read_run(run_dir)
+    assert record.summary["accuracy"] == pytest.approx(report["accuracy"])
+    assert record.summary["confusion_matrix_table/_type"] == record.summary["roc_table/_type"] == "table-file"
+    assert record.summary["confusion_matrix_table/nrows"] == 100  # 10 x 10 (actual, predicted, count) rows
+    assert record.config["analysed_run"] == best.run_id
+    run_records = [r.run for r in iter_records(run_dir / f"run-{logged}.wandb") if r.HasField("run")]
+    assert run_records[0].job_type == "analysis"
+
+    # The same run analysed directly with --run gives the same numbers.
+    single = _run(["--run", str(best.run_dir), "--out", "single"], subprocess_env, tmp_path)
+    assert single.returncode == 0, single.stderr[-2000:]
+    again = json.loads((tmp_path / "single" / "report.json").read_text())
+    assert (again["per_class"], again["auroc"]) == (report["per_class"], report["auroc"])

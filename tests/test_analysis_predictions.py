@@ -1,0 +1,105 @@
+"""analysis.predictions: reading CSV and Parquet, and every bad table rejected with its rule, value and fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import predictions
+from analysis.predictions import read_predictions, validate_batch
+
+GOOD = "index,y_true,y_pred,prob_0,prob_1,prob_2\n0,0,0,0.7,0.2,0.1\n1,2,1,0.1,0.5,0.4\n2,1,1,0.2,0.8,0.0\n"
+
+
+def _write(tmp_path: Path, text: str, name: str = "p.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_read_predictions_csv_known_values(tmp_path):
+    p = read_predictions(_write(tmp_path, GOOD))
+    assert p.labels.tolist() == [0, 1, 2]
+    assert (p.y_true.tolist(), p.y_pred.tolist(), p.index.tolist()) == ([0, 2, 1], [0, 1, 1], [0, 1, 2])
+    assert p.proba.tolist() == [[0.7, 0.2, 0.1], [0.1, 0.5, 0.4], [0.2, 0.8, 0.0]]
+
+
+def test_read_predictions_parquet_equals_csv(tmp_path):
+    csv = _write(tmp_path, GOOD)
+    parquet = tmp_path / "p.parquet"
+    pd.read_csv(csv).to_parquet(parquet)
+    a, b = read_predictions(csv), read_predictions(parquet)
+    for name in ("labels", "index", "y_true", "y_pred", "proba"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_read_predictions_maps_non_contiguous_labels_to_codes(tmp_path):
+    p = read_predictions(_write(tmp_path, "index,y_true,y_pred,prob_3,prob_7\n0,7,3,0.6,0.4\n"))
+    assert (p.labels.tolist(), p.y_true.tolist(), p.y_pred.tolist()) == ([3, 7], [1], [0])
+
+
+def test_read_predictions_reports_rows_across_batches(tmp_path, monkeypatch):
+    monkeypatch.setattr(predictions, "_BATCH_ROWS", 100)
+    frame = pd.DataFrame({"index": range(1000), "y_true": 0, "y_pred": 0, "prob_0": 0.9, "prob_1": 0.1})
+    frame.loc[750, "prob_0"] = 0.2
+    frame.to_parquet(tmp_path / "p.parquet", row_group_size=100)
+    with pytest.raises(ValueError, match=r"row 750 sums to 0\.3"):
+        read_predictions(tmp_path / "p.parquet")
+    frame.loc[750, "prob_0"] = 0.9
+    frame.to_parquet(tmp_path / "p.parquet", row_group_size=100)
+    assert read_predictions(tmp_path / "p.parquet").n_rows == 1000
+
+
+BAD_TABLES = [
+    ("", "must not be empty, but .* has 0 bytes"),
+    ("index,y_true,y_pred,prob_0,prob_1\n", "must have at least one row"),
+    ("index,y_true,prob_0,prob_1\n0,0,0.5,0.5\n", r"\['y_pred'\] is missing"),
+    ("index,y_true,y_pred,prob_0\n0,0,0,1.0\n", "at least 2, integer class labels.*found 1"),
+    ("index,y_true,y_pred,prob_a,prob_b\n0,0,0,0.5,0.5\n", "found 0"),
+    ("index,y_true,y_pred,prob_0,prob_1\n0,0,0,,0.5\n", r"must be finite numbers, but prob_0 = nan at row 0"),
+    ("index,y_true,y_pred,prob_0,prob_1\n0,0,0,nan,0.5\n", r"must be finite numbers, but prob_0 = nan at row 0"),
+    ("index,y_true,y_pred,prob_0,prob_1\n0,0,0,0.5,0.5\n1,1,1,-0.2,1.2\n", r"prob_0 = -0.2 at row 1 .*logits"),
+    ("index,y_true,y_pred,prob_0,prob_1\n0,0,0,2.3,-1.1\n", r"\[0, 1\], but prob_0 = 2.3 at row 0 .*softmax"),
+    ("index,y_true,y_pred,prob_0,prob_1\n0,0,0,0.5,0.4\n", r"sum to 1 \(within 0.001\), but row 0 sums to 0.9"),
+    ("index,y_true,y_pred,prob_0,prob_1\n0,5,0,0.5,0.5\n", r"classes \[0, 1\].*row 0 has y_true = 5.*prob_5"),
+    ("index,y_true,y_pred,prob_0,prob_1\n0,0,-1,0.5,0.5\n", r"row 0 has y_pred = -1"),
+    (
+        "index,y_true,y_pred,prob_0,prob_1\n0,0.5,0,0.5,0.5\n",
+        "column y_true must hold integers, but its type is double",
+    ),
+    ("index,y_true,y_pred,prob_0,prob_1\n0,0,0,x,0.5\n", "column prob_0 must hold numbers, but its type is string"),
+    ("index,y_true,y_pred,prob_0,prob_1\n0,0,0,0.5,0.5,9\n", "valid CSV or Parquet file.*Expected 5 columns"),
+]
+
+
+@pytest.mark.parametrize(("text", "match"), BAD_TABLES)
+def test_read_predictions_rejects_bad_tables(tmp_path, text, match):
+    with pytest.raises(ValueError, match=match):
+        read_predictions(_write(tmp_path, text))
+
+
+def test_read_predictions_rejects_a_missing_file(tmp_path):
+    with pytest.raises(ValueError, match=r"must exist, but .*nope\.csv does not"):
+        read_predictions(tmp_path / "nope.csv")
+
+
+def test_read_predictions_rejects_a_non_parquet_file(tmp_path):
+    with pytest.raises(ValueError, match="valid CSV or Parquet file"):
+        read_predictions(_write(tmp_path, "not parquet at all", name="p.parquet"))
+
+
+@pytest.mark.parametrize(
+    ("y_true", "y_pred", "proba"),
+    [
+        (np.array([0, 1]), np.array([0, 1]), np.array([0.5, 0.5])),
+        (np.array([0, 1]), np.array([0]), np.array([[0.5, 0.5], [0.5, 0.5]])),
+        (np.array([0, 1]), np.array([0, 1]), np.array([[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]])),
+        (np.array([0, 1]), np.array([0, 1]), np.array([[0.2, 0.3, 0.5], [0.2, 0.3, 0.5]])),
+    ],
+)
+def test_validate_batch_rejects_wrong_shapes(y_true, y_pred, proba):
+    with pytest.raises(ValueError, match=r"one row per example and one probability per class.*shapes \(n,\)"):
+        validate_batch(np.array([0, 1]), y_true, y_pred, proba)
