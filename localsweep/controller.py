@@ -26,7 +26,7 @@ from localsweep.slot import Outcome, Slot
 from localsweep.store import CRASHED, FINISHED, STOPPED, SweepStore, Trial
 
 _EXIT_RECORD_WAIT_S = 5.0  # run.finish() can return before the exit record is on disk (NOTES.md)
-_HYPERBAND_EVERY_S = 1.0
+_HYPERBAND_EVERY_S = 0.5
 
 
 @dataclass(frozen=True)
