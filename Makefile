@@ -40,12 +40,16 @@ notebook: setup ## open the exploration notebook in Jupyter Lab (pairs notebooks
 	$(VENV)/bin/jupytext --sync notebooks/*.py
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter lab notebooks/
 
+UV_COMPILE = $(PYTHON) -m uv pip compile --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28
+
 lock: ## recompile requirements*.txt from requirements*.in (needs network to PyPI)
 	$(PYTHON) -m pip install --quiet uv
-	$(PYTHON) -m uv pip compile requirements.in --override overrides.txt --generate-hashes \
-		--python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements.txt
-	$(PYTHON) -m uv pip compile requirements-dev.in --override overrides.txt --generate-hashes \
-		--python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements-dev.txt
+	$(UV_COMPILE) requirements.in -o requirements.txt
+	$(UV_COMPILE) requirements-dev.in -o requirements-dev.txt
+	# Packages whose declared dependencies we must not take (see requirements-nodeps.in): hashed, appended.
+	for lock in requirements.txt requirements-dev.txt; do \
+		$(UV_COMPILE) --no-deps --no-header --quiet requirements-nodeps.in >> $$lock; \
+	done
 
 clean: ## remove the venv and every local output (wandb runs, offline sweeps, reports)
 	rm -rf $(VENV) wandb offline_sweeps reports .mypy_cache .ruff_cache .pytest_cache
