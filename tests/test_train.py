@@ -3,8 +3,10 @@
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -144,3 +146,32 @@ def test_cli_help_lists_every_flag(subprocess_env):
     assert done.returncode == 0
     assert "--learning_rate=0.001" in done.stdout
     assert "--model='mlp'" in done.stdout
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_cli_stopped_by_a_signal_finishes_its_run(signum, code, subprocess_env):
+    # What `wandb agent` (SIGTERM) and `docker stop` through dumb-init (SIGINT) do to a running trial.
+    wandb_dir = Path(subprocess_env["WANDB_DIR"])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trainer", "--epochs=1000", "--train_size=2000", "--save_model=False"],
+        env=subprocess_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not _has_epochs(wandb_dir) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == code
+    assert "Traceback" not in stderr
+    (run_dir,) = wandb_dir.glob("wandb/offline-run-*")
+    record = _finished(run_dir)
+    assert record.exit_code != 0
+    assert len(record.history) >= 1  # the epochs done so far are kept
+
+
+def _has_epochs(wandb_dir: Path) -> bool:
+    logs = list(wandb_dir.glob("wandb/offline-run-*/run-*.wandb"))
+    return bool(logs) and bool(read_run(logs[0].parent).history)

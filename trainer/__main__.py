@@ -41,6 +41,7 @@ def _choose_wandb_mode() -> None:
 
 def _stop_on_sigterm(signum: int, frame: object) -> NoReturn:
     # `wandb agent` stops a run with SIGTERM: finish the wandb run (exit code 143) instead of dying mid-write.
+    print("trainer: stopped (SIGTERM): finishing the wandb run, marked preempted", file=sys.stderr)
     raise SystemExit(128 + signum)
 
 
@@ -64,6 +65,9 @@ def main(argv: list[str]) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"trainer: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("trainer: interrupted (SIGINT): the wandb run was finished and marked preempted", file=sys.stderr)
+        return 128 + signal.SIGINT
     metrics = ", ".join(f"{k}={v:.4f}" for k, v in result.summary.items())
     print(f"run {result.run_id} finished ({os.environ['WANDB_MODE']}): {metrics}")
     print(f"run dir:     {result.run_dir}")

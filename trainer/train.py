@@ -101,6 +101,10 @@ def train(overrides: Mapping[str, Any] | None = None, *, project: str | None = N
         run.config.update(dataclasses.asdict(config), allow_val_change=True)
         result = _fit_and_log(run, config)
     except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            # Stopped from outside (SIGINT from dumb-init/Ctrl-C, SIGTERM from `wandb agent`): tell W&B the run
+            # was preempted, so a sweep can run it again, rather than that it crashed.
+            run.mark_preempting()
         code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 1
         run.finish(exit_code=code or 1)
         raise
