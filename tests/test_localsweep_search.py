@@ -20,7 +20,7 @@ RANDOM = {
         "block": {"parameters": {"units": {"values": [32, 64, 128]}}},
     },
 }
-BAYES = {
+BAYES: dict[str, Any] = {
     "method": "bayes",
     "metric": {"name": "acc", "goal": "maximize"},
     "parameters": {"lr": {"min": 0.0, "max": 1.0}, "units": {"values": [32, 64]}},
@@ -49,7 +49,7 @@ def trial(number: int, state: str, params: dict[str, Any], history=(), summary=N
 
 
 def test_suggest_with_a_seed_reproduces_random_suggestions_nested_included():
-    first = [suggest(RANDOM, [trial(i, FINISHED, {})] * i, seed=7) for i in range(3)]
+    first: list[Any] = [suggest(RANDOM, [trial(i, FINISHED, {})] * i, seed=7) for i in range(3)]
     again = [suggest(RANDOM, [trial(i, FINISHED, {})] * i, seed=7) for i in range(3)]
     other = suggest(RANDOM, [], seed=8)
     assert first == again

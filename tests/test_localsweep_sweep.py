@@ -75,7 +75,9 @@ def test_grid_sweep_runs_each_point_once_passing_parameters_like_wandb_agent(tmp
         assert t.run_dir.parent == (tmp_path / "g" / "wandb").resolve()
         assert t.summary["score"] == t.config["x"]
         assert t.metric_value == t.config["x"]
-    assert done.stdout.splitlines()[1].split()[:4] == ["3", store.best_trial().run_id, "finished", "3"]
+    best_trial = store.best_trial()
+    assert best_trial is not None
+    assert done.stdout.splitlines()[1].split()[:4] == ["3", best_trial.run_id, "finished", "3"]
     best = json.loads(localsweep(subprocess_env, "best", "--json", "--root", tmp_path).stdout)
     assert (best["sweep_name"], best["config"]["x"], best["metric_value"]) == ("g", 3, 3.0)
     assert Path(best["run_dir"]).is_dir()
