@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run test lint lock clean notebook
+.PHONY: help setup run train test lint lock clean notebook
 .DEFAULT_GOAL := help
 
 help: ## list the targets
@@ -25,7 +25,20 @@ $(VENV)/.installed: requirements-dev.txt
 
 setup: $(VENV)/.installed ## create .venv from the hashed lock (once; again when the lock changes)
 
-run: setup ## the main job: an offline training run (WANDB_MODE=offline unless you set it)
+# The main job's knobs: `make run SWEEP=sweeps/bayes.yaml WORKERS=2 SWEEP_ARGS="--count 10 --seed 0"`.
+SWEEP ?= sweeps/grid.yaml
+WORKERS ?= 1
+SWEEPS_ROOT ?= offline_sweeps
+REPORTS ?= reports
+RUN_NAME := $(or $(NAME),$(basename $(notdir $(SWEEP)))-$(shell date +%Y%m%d-%H%M%S))
+
+run: setup ## the main job: an offline sweep of $(SWEEP) (pooled workers), then the best run's report
+	$(PY) -m localsweep run $(SWEEP) --name $(RUN_NAME) --root $(SWEEPS_ROOT) --workers $(WORKERS) \
+		--function trainer.train:agent_function $(SWEEP_ARGS)
+	$(PY) -m analysis report --sweep $(RUN_NAME) --sweeps-root $(SWEEPS_ROOT) --out $(REPORTS)/$(RUN_NAME)
+	@echo "report: $(REPORTS)/$(RUN_NAME)/report.html"
+
+train: setup ## one training run: make train ARGS="--epochs=1 --model=cnn"
 	$(PY) -m trainer $(ARGS)
 
 test: setup lint ## lint, type-check and run every test (slow ones included), as CI does
