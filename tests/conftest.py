@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ _WANDB_DIR_VARS = ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONF
 
 
 @pytest.fixture(autouse=True)
-def wandb_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def wandb_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point wandb at tmp_path, offline and quiet; no key, no network, nothing written to $HOME."""
     root = tmp_path / "wandb-home"
     for var in _WANDB_DIR_VARS:
@@ -31,7 +33,17 @@ def wandb_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
     for var in ("WANDB_API_KEY", "WANDB_SWEEP_ID", "WANDB_SWEEP_PARAM_PATH", "WANDB_RUN_ID", "WANDB_PROJECT"):
         monkeypatch.delenv(var, raising=False)
-    return root
+    _teardown_wandb()
+    yield root
+    _teardown_wandb()
+
+
+def _teardown_wandb() -> None:
+    # wandb keeps one process-wide setup (and its settings, WANDB_DIR included) until teardown: a test that ran
+    # wandb in-process must not hand its directories to the next one.
+    wandb = sys.modules.get("wandb")
+    if wandb is not None:
+        wandb.teardown()
 
 
 @pytest.fixture
