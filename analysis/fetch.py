@@ -111,21 +111,41 @@ def from_sweep(spec: str, root: Path) -> Source:
 
 
 def from_wandb_sweep(path: str) -> Source:
-    """The best run of a W&B sweep (by the sweep's metric and goal) and its ``predictions`` artifact."""
+    """The best finished run of a W&B sweep (by the sweep's metric and goal) and its ``predictions`` artifact."""
+    import requests
     import wandb
 
     try:
-        api = wandb.Api(timeout=30)
-        sweep = api.sweep(path)
-        best = sweep.best_run()
-    except (wandb.errors.CommError, wandb.errors.UsageError, ValueError) as error:
+        sweep = wandb.Api(timeout=30).sweep(path)
+        runs = list(sweep.runs)
+    except (wandb.errors.Error, requests.exceptions.RequestException, ValueError) as error:
         raise ValueError(
             f"--sweep ENTITY/PROJECT/SWEEP_ID needs W&B's API, but asking it for {path} failed: {error}; fix: "
             f"check the path, WANDB_API_KEY and the network, or use an offline sweep"
         ) from None
     metric = sweep.config.get("metric") or {}
-    if best is None:
-        raise ValueError(f"the sweep must have a finished run, but W&B sweep {path} has none; fix: run agents")
+    name = metric.get("name", "")
+    points = [
+        TrialPoint(r.id, r.state, dict(r.config), _number(r.summary.get(name)) if r.state == "finished" else None)
+        for r in runs
+    ]
+    sweep_info = SweepInfo(
+        name=sweep.name,
+        sweep_id=sweep.id,
+        metric_name=name or "metric",
+        goal=metric.get("goal", "minimize"),
+        location=sweep.url,
+        parameters=swept_parameters(sweep.config),
+        trials=points,
+    )
+    scored = sweep_info.scored()
+    if not scored:
+        states = ", ".join(f"{r.id}: {r.state}" for r in runs) or "no runs"
+        raise ValueError(
+            f"the sweep must have a finished run with a {name or 'metric'} value, but W&B sweep {path} has none "
+            f"({states}); fix: run agents until one finishes"
+        )
+    best = next(r for r in runs if r.id == scored[0].run_id)
     artifacts = [a for a in best.logged_artifacts() if a.type == "predictions"]
     if not artifacts:
         raise ValueError(
@@ -136,18 +156,6 @@ def from_wandb_sweep(path: str) -> Source:
     found = sorted(p for p in directory.rglob("*") if p.suffix in PREDICTIONS_SUFFIXES)
     if not found:
         raise ValueError(f"the predictions artifact {artifacts[-1].name} holds no .csv or .parquet file")
-    points = [
-        TrialPoint(r.id, r.state, dict(r.config), _number(r.summary.get(metric.get("name", "")))) for r in sweep.runs
-    ]
-    sweep_info = SweepInfo(
-        name=sweep.name or sweep.id,
-        sweep_id=sweep.id,
-        metric_name=metric.get("name", "metric"),
-        goal=metric.get("goal", "minimize"),
-        location=sweep.url,
-        parameters=swept_parameters(sweep.config),
-        trials=points,
-    )
     run = RunInfo(best.id, best.name, best.state, dict(best.config), dict(best.summary), best.url)
     return Source(found[0], f"W&B sweep {path}", run, sweep_info, artifact=artifacts[-1].qualified_name)
 

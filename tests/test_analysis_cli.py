@@ -270,3 +270,11 @@ def test_cli_report_on_a_real_offline_sweep(tmp_path, subprocess_env):
     assert single.returncode == 0, single.stderr[-2000:]
     again = json.loads((tmp_path / "single" / "report.json").read_text())
     assert (again["per_class"], again["auroc"]) == (report["per_class"], report["auroc"])
+
+
+def test_cli_online_sweep_without_a_key_exits_2(tmp_path, subprocess_env):
+    env = {**subprocess_env, "WANDB_MODE": "online", "HOME": str(tmp_path)}  # no key anywhere, no netrc
+    result = _run(["--sweep", "me/project/abc123"], env, tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("analysis: error: --sweep ENTITY/PROJECT/SWEEP_ID needs W&B's API")
+    assert "No API key configured" in result.stderr
