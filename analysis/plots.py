@@ -95,19 +95,22 @@ def threshold_curve(analysis: ThresholdAnalysis) -> bytes:
     for name, values in (("precision", analysis.precision), ("recall", analysis.recall), ("F1", analysis.f1)):
         curve = thin(analysis.thresholds, values)
         axes.plot(curve.x, curve.y, lw=1.2, label=name)
-    for name, point in (
+    points = (
         ("best F1", analysis.best_f1),
         ("target precision", analysis.for_precision),
         ("target recall", analysis.for_recall),
-    ):
+    )
+    for height, (name, point) in zip((0.02, 0.14, 0.26), points, strict=True):
         if point is not None:
             axes.axvline(point.threshold, ls="--", lw=0.8, color="grey")
-            axes.annotate(f"{name}\n{point.threshold:.3g}", (point.threshold, 0.02), fontsize=7)
+            axes.annotate(f" {name} {point.threshold:.3g}", (point.threshold, height), fontsize=7)
+    # A weak model's probabilities can all sit far below 1: show the thresholds that occur, not all of [0, 1].
+    right = float(analysis.thresholds.max()) * 1.05 if analysis.thresholds.size else 1.0
     axes.set(
         xlabel=f"threshold on prob_{analysis.positive_class}",
         ylabel="value",
         title=f"Class {analysis.positive_class} vs rest: precision / recall trade-off",
-        xlim=(0, 1),
+        xlim=(0, min(1.0, right)),
         ylim=(0, 1.02),
     )
     axes.legend(fontsize=8)

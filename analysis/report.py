@@ -159,7 +159,7 @@ def render_html(summary: dict[str, Any], images: dict[str, bytes]) -> str:
     style = (
         "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
         "table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #ccc;padding:2px 8px;"
-        "text-align:right;font-size:13px}td:first-child{text-align:left}img{max-width:100%}"
+        "text-align:right;font-size:13px;overflow-wrap:anywhere}td:first-child{text-align:left}img{max-width:100%}"
     )
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
