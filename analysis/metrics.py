@@ -9,7 +9,6 @@ precision of such a class.
 from __future__ import annotations
 
 import os
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -124,9 +123,11 @@ def binary_auroc(is_positive: np.ndarray, score: np.ndarray) -> float:
 
 
 def _roc(is_positive: np.ndarray, score: np.ndarray) -> tuple[float, Curve]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the undefined case is reported by the caller with its reason
-        fpr, tpr, _ = roc_curve(is_positive, score)
+    # Undefined without both classes (scikit-learn: nan and a warning). Decided here, because this runs in
+    # threads, where `warnings.catch_warnings` is not safe; the caller reports the reason.
+    if is_positive.all() or not is_positive.any():
+        return np.nan, Curve(np.empty(0), np.empty(0))
+    fpr, tpr, _ = roc_curve(is_positive, score)
     return float(auc(fpr, tpr)), thin(fpr, tpr)
 
 
@@ -155,10 +156,9 @@ def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray, l
     predicted = confusion.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         confusion_normalized = confusion / support[:, None]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=codes, zero_division=np.nan)
-        averages = {average: _averaged(y_true, y_pred, codes, average) for average in AVERAGES}
+    # zero_division=nan: an undefined precision/recall/F1 is nan (no warning), and averages skip it.
+    precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=codes, zero_division=np.nan)
+    averages = {average: _averaged(y_true, y_pred, codes, average) for average in AVERAGES}
     onehot = one_vs_rest(y_true, n_classes)
     # numpy's sorts release the GIL, so the per-class curves overlap on a few threads (each holds ~60 bytes a
     # row). The micro average sorts all n x k scores at once: it runs alone afterwards, which bounds the peak.
