@@ -111,7 +111,7 @@ def report(records: Sequence[dict[str, Any]], challenger: str = "optuna-tpe-hype
         return "no results yet"
     grouped = studies(records)
     budget = max(r["budget"] for r in records)
-    trials = sorted({max(1, budget // 4), budget // 2, budget})
+    trials = sorted({max(1, budget // 4), max(1, budget // 2), budget})
     epochs_full = 9 * budget  # each trial at most 9 epochs: the compute of `budget` full trials
     epochs = [epochs_full // 4, epochs_full // 2, epochs_full]
     random_wall = [sum(t["wall_s"] or 0.0 for t in r) for r in grouped.get("random", {}).values()]
