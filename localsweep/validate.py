@@ -116,9 +116,19 @@ def sweep_violations(config: dict[str, Any], *, pooled: bool, workdir: Path) -> 
     schema_errors = sorted(schema.validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     found = [f"{_dotted(e.absolute_path)}: {e.message}" for e in schema_errors]
     raw_messages = {e.message for e in schema_errors}
-    bad_params = {str(e.absolute_path[1]) for e in schema_errors if list(e.absolute_path)[:1] == ["parameters"]}
+    bad_params = {
+        str(e.absolute_path[1])
+        for e in schema_errors
+        if list(e.absolute_path)[:1] == ["parameters"] and len(e.absolute_path) > 1
+    }
     parameters: dict[str, Any] = config["parameters"] if isinstance(config.get("parameters"), dict) else {}
-    for message in sweeps.schema_violations_from_proposed_config(config):
+    try:
+        engine_messages = sweeps.schema_violations_from_proposed_config(config)
+    except (ValueError, TypeError, AttributeError, KeyError) as error:
+        # The engine's check walks `parameters` assuming it is well formed, and raises instead of reporting when
+        # it is not (a list, a spec that is not a mapping); the schema errors above already say what is wrong.
+        engine_messages = [] if schema_errors else [f"{type(error).__name__}: {error}"]
+    for message in engine_messages:
         if message in raw_messages or message.split(": ")[-1] in bad_params:
             continue  # the same problem, already reported above with its key path
         keyed = f"parameters.{message}" if message.split(":")[0] in parameters else message
