@@ -1,7 +1,7 @@
 """``python -m localsweep run|resume|status|best|sync``: offline W&B sweeps from the command line.
 
-Exit codes: 0 done; 1 the sweep gave up (repeated failures) or ``sync`` cannot upload; 2 bad input (nothing
-ran); 130 interrupted (continue with ``resume``).
+Exit codes: 0 done; 1 the sweep gave up (repeated failures), cannot write its folder, or ``sync`` cannot upload;
+2 bad input (nothing ran); 130 interrupted (continue with ``resume``).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import importlib.util
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from localsweep import sync
+from localsweep.orphans import end_orphans
 from localsweep.report import Progress, status_json, table, trial_json
-from localsweep.store import DEFAULT_ROOT, SweepStore, locate_sweep
+from localsweep.store import DEFAULT_ROOT, SweepStore, Trial, locate_sweep
 from localsweep.validate import SweepConfigError, check_sweep_config, load_sweep_config
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -28,6 +30,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, but got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, but got {text}")
     return value
 
 
@@ -47,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--workers", type=_positive, default=1, help="trials in parallel")
         sub.add_argument("--kill-delay", type=float, default=30.0, help="seconds from SIGTERM to SIGKILL")
         sub.add_argument("--max-initial-failures", type=_positive, default=5, help="give up after this many")
+        sub.add_argument(
+            "--trial-timeout",
+            type=_seconds,
+            help="end a trial running longer and record it crashed (default: no limit; kept for resume)",
+        )
     for name, text in (("status", "every trial"), ("best", "the best trial"), ("sync", "upload with wandb sync")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("name", nargs="?", help="sweep name (default: the newest sweep)")
@@ -88,13 +102,15 @@ def _create(args: argparse.Namespace) -> SweepStore:
         sweep_id=generate_id(),
         config=config,
         source=str(args.sweep_yaml),
-        settings={**settings, "max_trials_per_worker": args.max_trials_per_worker},
+        settings={**settings, "max_trials_per_worker": args.max_trials_per_worker, "trial_timeout": args.trial_timeout},
     )
 
 
-def _run(store: SweepStore, args: argparse.Namespace) -> int:
+def _run(store: SweepStore, args: argparse.Namespace, interrupted: list[Trial] | None = None) -> int:
     from localsweep.controller import Controller, RunOptions, SweepInterruptedError
 
+    if args.trial_timeout is not None:
+        store.update_settings(trial_timeout=args.trial_timeout)
     settings = store.settings
     options = RunOptions(
         workers=args.workers,
@@ -104,28 +120,37 @@ def _run(store: SweepStore, args: argparse.Namespace) -> int:
         max_trials_per_worker=settings["max_trials_per_worker"],
         kill_delay=args.kill_delay,
         max_initial_failures=args.max_initial_failures,
+        trial_timeout=settings.get("trial_timeout"),
         workdir=Path(settings["workdir"]),
     )
     controller = Controller(store, options, Progress(store))
+    resume = f"python -m localsweep resume {store.name} --root {args.root}"
     try:
+        salvaged = controller.salvage(interrupted or [])
+        if salvaged:
+            print(f"{len(salvaged)} interrupted trial(s) had finished their run: recorded finished", file=sys.stderr)
         reason = controller.run()
     except SweepInterruptedError as err:
-        print(f"\n{err}: python -m localsweep resume {store.name} --root {args.root}", file=sys.stderr)
+        print(f"\n{err}: {resume}", file=sys.stderr)
         return 130
+    except (OSError, sqlite3.Error) as err:
+        # Disk full, read-only or vanished sweep folder: each store write is one transaction, so the store
+        # keeps everything recorded before the failure.
+        print(f"\nerror: cannot write the sweep in {store.directory}: {err}", file=sys.stderr)
+        print(f"nothing recorded so far is lost; once that is fixed: {resume}", file=sys.stderr)
+        return 1
     print(table(store, store.trials()))
     print(f"\nsweep {store.name} ended: {reason}", file=sys.stderr)
     return 1 if controller.gave_up else 0
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from localsweep.controller import end_orphans
-
     store = SweepStore.open(locate_sweep(args.name, args.root))
     interrupted = store.mark_interrupted(requeue=store.config.get("method") == "grid")
-    end_orphans(interrupted)
+    end_orphans(store.sweep_id, interrupted)
     if interrupted:
         print(f"{len(interrupted)} interrupted trial(s) recorded as crashed", file=sys.stderr)
-    return _run(store, args)
+    return _run(store, args, interrupted)
 
 
 def _print_json(value: Any) -> None:
@@ -179,6 +204,6 @@ def main(argv: list[str] | None = None) -> int:
     except SweepConfigError as err:
         print(err, file=sys.stderr)
         return 2
-    except (FileNotFoundError, FileExistsError) as err:
+    except (FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -21,7 +21,7 @@ from wandb.sdk.launch.sweeps import utils as sweep_utils
 
 from localsweep import inject
 from localsweep.handoff import TrialTask
-from localsweep.slot import Outcome, log_tail
+from localsweep.slot import Outcome, describe_exit, log_tail
 
 _INJECT_DIR = Path(inject.__file__).parent
 
@@ -98,6 +98,10 @@ class CommandSlot:
             self._stop_sent = time.monotonic()
             self._signal(signal.SIGTERM)
 
+    def time_out(self) -> None:
+        """End a trial past its time limit the way :meth:`stop` does: SIGTERM, SIGKILL after the kill delay."""
+        self.stop()
+
     def poll(self) -> Outcome | None:
         """The trial's outcome once its process has ended, else None."""
         if self._proc is None or self._task is None:
@@ -108,7 +112,7 @@ class CommandSlot:
                 self._signal(signal.SIGKILL)
             return None
         stopped = self._stop_sent is not None
-        error = None if code == 0 or stopped else f"exit code {code}\n{log_tail(self._task.log_path)}"
+        error = None if code == 0 or stopped else f"{describe_exit(code)}\n{log_tail(self._task.log_path)}"
         self._proc, self._task = None, None
         return Outcome(exit_code=code, error=error, stopped=stopped)
 

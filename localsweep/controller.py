@@ -6,7 +6,6 @@ so a killed controller can be resumed (``resume``) without losing a finished tri
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import statistics
@@ -22,7 +21,7 @@ from localsweep.command import CommandSlot
 from localsweep.handoff import TrialTask, gpu_ids, read_live_history, slot_environments
 from localsweep.pool import PooledSlot
 from localsweep.report import Progress
-from localsweep.slot import Outcome, Slot
+from localsweep.slot import Outcome, Slot, describe_exit, log_tail
 from localsweep.store import CRASHED, FINISHED, STOPPED, SweepStore, Trial
 
 _EXIT_RECORD_WAIT_S = 5.0  # run.finish() can return before the exit record is on disk (NOTES.md)
@@ -34,7 +33,9 @@ class RunOptions:
     """How to run trials; ``count`` limits the trials started by this invocation (like ``wandb agent --count``).
 
     ``max_initial_failures`` mirrors the agent's WANDB_AGENT_MAX_INITIAL_FAILURES: the sweep stops when that
-    many trials failed and none succeeded.
+    many trials failed and none succeeded. ``trial_timeout`` (seconds, None for no limit) ends a trial that runs
+    longer (command mode: SIGTERM, then SIGKILL after ``kill_delay``; pooled: its worker is killed and replaced)
+    and records it crashed.
     """
 
     workers: int = 1
@@ -44,6 +45,7 @@ class RunOptions:
     max_trials_per_worker: int = 20
     kill_delay: float = 30.0
     max_initial_failures: int = 5
+    trial_timeout: float | None = None
     poll_interval: float = 0.05
     workdir: Path = Path()
 
@@ -54,21 +56,6 @@ class SweepInterruptedError(Exception):
 
 def _raise_interrupted(signum: int, frame: Any) -> None:
     raise SweepInterruptedError(signal.Signals(signum).name)
-
-
-def end_orphans(trials: list[Trial]) -> None:
-    """Kill trial processes that outlived a killed controller (command mode starts them in their own group).
-
-    A pid is only trusted if ``/proc/<pid>/environ`` still names the trial's run id (pids get reused).
-    """
-    for trial in trials:
-        try:
-            environ = Path(f"/proc/{trial.pid}/environ").read_bytes().split(b"\0") if trial.pid else []
-        except OSError:
-            continue
-        if f"WANDB_RUN_ID={trial.run_id}".encode() in environ and trial.pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(trial.pid, signal.SIGKILL)
 
 
 class Controller:
@@ -84,6 +71,8 @@ class Controller:
         self.slots: list[Slot] = [self._slot(env) for env in envs]
         self.running: dict[str, Slot] = {}
         self.stopping: set[str] = set()
+        self.launched_at: dict[str, float] = {}
+        self.timed_out: set[str] = set()
         self.started = 0
         self.failed = 0
         self.ended = 0
@@ -169,17 +158,41 @@ class Controller:
             if slot.pid is not None:
                 self.store.set_pid(run_id, slot.pid)
             self.running[run_id] = slot
+            self.launched_at[run_id] = time.monotonic()
             self.started += 1
             config = " ".join(f"{k}={v['value']}" for k, v in params.items())
             self.progress.event(f"trial {number} {run_id} started: {config}", None)
 
     def _collect(self) -> None:
+        timeout = self.options.trial_timeout
         for run_id, slot in list(self.running.items()):
             outcome = slot.poll()
             if outcome is not None:
                 del self.running[run_id]
                 self.stopping.discard(run_id)
                 self._record(run_id, outcome)
+            elif (
+                timeout is not None
+                and run_id not in self.timed_out | self.stopping
+                and time.monotonic() - self.launched_at[run_id] > timeout
+            ):
+                self.timed_out.add(run_id)
+                slot.time_out()
+                self.progress.event(f"{run_id} timed out after {timeout:g} s: ending it", None)
+
+    def salvage(self, interrupted: list[Trial]) -> list[str]:
+        """Record as finished the interrupted trials whose wandb run completed anyway (exit code 0 on disk).
+
+        A trial can end after its controller was killed but before ``resume``: its grid point must not run twice.
+        Call after :func:`localsweep.orphans.end_orphans`, so no trial is still writing. Returns their run ids.
+        """
+        salvaged = []
+        for trial in interrupted:
+            record = self._read_run(trial.run_id, wait=False)
+            if record is not None and record.exit_code == 0:
+                self._record(trial.run_id, Outcome(exit_code=0, error=None, stopped=False))
+                salvaged.append(trial.run_id)
+        return salvaged
 
     def _read_run(self, run_id: str, wait: bool) -> runlog.RunRecord | None:
         deadline = time.monotonic() + (_EXIT_RECORD_WAIT_S if wait else 0.0)
@@ -201,7 +214,14 @@ class Controller:
         exited = outcome.exit_code is not None and outcome.exit_code >= 0
         record = self._read_run(run_id, wait=exited)
         error = outcome.error
-        if outcome.stopped:
+        if run_id in self.timed_out:  # however its process ended, a trial past its time limit did not finish
+            self.timed_out.discard(run_id)
+            state = CRASHED
+            error = (
+                f"timed out after {self.options.trial_timeout:g} s (--trial-timeout), then ended: "
+                f"{describe_exit(outcome.exit_code)}\n{log_tail(self.store.directory / 'logs' / f'{run_id}.log')}"
+            )
+        elif outcome.stopped:
             state = STOPPED
         elif outcome.exit_code == 0 and record is None:
             state = CRASHED

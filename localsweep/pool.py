@@ -29,7 +29,7 @@ from typing import Any
 
 from localsweep.handoff import TrialTask
 from localsweep.inject import sitecustomize as live_history
-from localsweep.slot import Outcome, log_tail
+from localsweep.slot import Outcome, describe_exit, log_tail
 
 STOPPED_EXIT_CODE = 143  # 128 + SIGTERM
 _in_trial = threading.Event()
@@ -170,6 +170,12 @@ class PooledSlot:
             self._stop_sent = time.monotonic()
             os.kill(self._process.pid, signal.SIGUSR1)
 
+    def time_out(self) -> None:
+        """Kill the worker of a trial past its time limit (a hung trial may never see a signal handler run);
+        the next :meth:`start` replaces it."""
+        if self._task is not None:
+            self._process.kill()
+
     def poll(self) -> Outcome | None:
         """The trial's outcome once the worker reports it (or dies), else None."""
         if self._task is None or self._connection is None:
@@ -210,7 +216,7 @@ class PooledSlot:
         code = self._process.exitcode
         task, stopped = self._task, self._stop_sent is not None
         self._process, self._connection, self._task = None, None, None
-        error = None if stopped else f"the worker process died (exit code {code})\n{log_tail(task.log_path)}"
+        error = None if stopped else f"the worker process died ({describe_exit(code)})\n{log_tail(task.log_path)}"
         return Outcome(exit_code=code, error=error, stopped=stopped)
 
     def _replace_worker(self) -> None:

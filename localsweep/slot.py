@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -37,11 +38,28 @@ class Slot(Protocol):
     def stop(self) -> None:
         """Ask the running trial to end early (hyperband)."""
 
+    def time_out(self) -> None:
+        """End a trial that ran past its time limit; :meth:`poll` then reports how its process ended."""
+
     def poll(self) -> Outcome | None:
         """The outcome once the trial has ended, else None."""
 
     def close(self) -> None:
         """End any running trial and release the worker."""
+
+
+def describe_exit(code: int | None) -> str:
+    """How a process ended, in words (a negative code is the signal that killed it).
+
+    >>> describe_exit(-9), describe_exit(1)
+    ('killed by signal SIGKILL (exit code -9)', 'exit code 1')
+    """
+    if code is not None and code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name} (exit code {code})"
+        except ValueError:
+            pass
+    return f"exit code {code}"
 
 
 def log_tail(path: Path) -> str:

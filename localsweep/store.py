@@ -154,7 +154,12 @@ class SweepStore:
                 f"a sweep already exists in {directory}: continue it with `python -m localsweep resume {name}` "
                 f"or choose another --name"
             )
-        db = cls._connect(directory / DB_NAME)
+        # Built aside, then moved in whole: a controller killed while creating leaves no half-made store that
+        # `run` would refuse to overwrite and `resume` could not open.
+        partial = directory / f"{DB_NAME}.partial"
+        for stale in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+            stale.unlink(missing_ok=True)
+        db = cls._connect(partial)
         meta = {
             "name": name,
             "sweep_id": sweep_id,
@@ -167,7 +172,9 @@ class SweepStore:
             for statement in _SCHEMA.split(";")[:-1]:  # executescript() would COMMIT the open transaction
                 db.execute(statement)
             db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
-        return cls(db, directory)
+        db.close()  # the last connection's close folds the WAL into the file
+        partial.replace(directory / DB_NAME)
+        return cls.open(directory)
 
     @classmethod
     def open(cls, path: Path) -> SweepStore:
@@ -227,10 +234,11 @@ class SweepStore:
         metric_value: float | None,
         metric_imputed: bool,
     ) -> None:
-        """Record how a trial ended, everything in one transaction."""
+        """Record how a trial ended, everything in one transaction (a trial that ended is not re-queued)."""
         self._update(
             run_id,
             state=state,
+            requeued=0,
             ended_at=time.time(),
             exit_code=exit_code,
             error=error,
@@ -252,6 +260,12 @@ class SweepStore:
                 (CRASHED, time.time(), int(requeue), RUNNING),
             )
         return running
+
+    def update_settings(self, **changes: Any) -> None:
+        """Change stored run options (``resume --trial-timeout`` replaces the one given to ``run``)."""
+        self.settings = {**self.settings, **changes}
+        with _transaction(self._db):
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'settings'", (json.dumps(self.settings),))
 
     def _update(self, run_id: str, **columns: Any) -> None:
         assignments = ", ".join(f"{column} = ?" for column in columns)

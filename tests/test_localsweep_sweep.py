@@ -202,9 +202,11 @@ def test_kill_9_then_resume_loses_no_finished_trial_and_repeats_no_grid_point(tm
     finished = [t for t in after if t.state == "finished"]
     assert sorted(t.config["x"] for t in finished) == [1, 2, 3, 4, 5]
     assert all(after_t == before[after_t.run_id] for after_t in finished if after_t.run_id in before)
-    (interrupted,) = [t for t in after if t.state == "crashed"]
-    assert interrupted.requeued
-    assert "interrupted" in (interrupted.error or "")
+    # The interrupted trial either finished its run after the kill (resume then records it finished) or was
+    # ended by resume (then it is crashed and its grid point re-queued).
+    crashed = [t for t in after if t.state == "crashed"]
+    assert len(after) == 5 + len(crashed)
+    assert all(t.requeued and "interrupted" in (t.error or "") for t in crashed)
 
 
 def test_sync_without_a_key_says_what_it_would_run_and_fails(tmp_path, subprocess_env):

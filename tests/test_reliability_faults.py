@@ -1,0 +1,192 @@
+"""Faults an offline sweep must survive: kill -9 of the controller, a worker or a trial; hung trials; a full disk.
+
+The trials are the tiny echo program (real wandb, offline), so each sweep takes seconds. What the semantics are:
+a trial whose process dies (kill -9 of a command-mode trial or of a pooled worker) is recorded ``crashed`` with
+how it died, and, as under ``wandb agent``, its grid point counts as searched (not re-queued; its metric is
+imputed). Only a trial interrupted by the *controller's* death is re-queued, unless its run finished anyway:
+``resume`` then records it finished.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from localsweep.orphans import trial_processes
+from localsweep.runlog import read_run
+from localsweep.store import SweepStore, Trial
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PROGRAM = "tests/localsweep_programs/echo_config.py"
+FUNCTION = "tests.localsweep_programs.echo_config:main"
+MODES = pytest.mark.parametrize("mode", [[], ["--function", FUNCTION]], ids=["command", "pooled"])
+
+pytestmark = pytest.mark.slow
+
+
+def write_yaml(tmp_path: Path, parameters: str) -> Path:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(
+        f"program: {PROGRAM}\nmethod: grid\nmetric: {{name: score, goal: maximize}}\nparameters:\n{parameters}"
+    )
+    return path
+
+
+def start(env: dict[str, str], *args: str | Path, **popen: object) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "localsweep", *map(str, args)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,  # type: ignore[call-overload]
+    )
+
+
+def finish(process: subprocess.Popen[str], code: int = 0) -> str:
+    _, stderr = process.communicate(timeout=240)
+    assert process.returncode == code, stderr
+    assert "Traceback" not in stderr
+    return stderr
+
+
+def trials(sweep: Path) -> list[Trial]:
+    return SweepStore.open(sweep).trials() if (sweep / "sweep.db").exists() else []
+
+
+def wait_for(sweep: Path, ready: object, timeout: float = 60.0) -> list[Trial]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = trials(sweep)
+        if ready(found):  # type: ignore[operator]
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for the sweep; trials: {[(t.state, t.pid) for t in trials(sweep)]}")
+
+
+def completed_runs(sweep: Path) -> Counter[int]:
+    """How many wandb runs of each grid point ended with exit code 0, read from the run dirs themselves."""
+    records = (read_run(d) for d in (sweep / "wandb").glob("offline-run-*"))
+    return Counter(r.config["x"] for r in records if r.exit_code == 0)
+
+
+def test_controller_killed_at_ten_random_moments_loses_and_repeats_nothing(tmp_path, subprocess_env):
+    points = list(range(1, 17))
+    sweep_yaml = write_yaml(tmp_path, f"  x: {{values: {points}}}\n  sleep: {{value: 0.3}}\n")
+    sweep = tmp_path / "k"
+    rng = random.Random(7)
+    kept: dict[str, Trial] = {}
+    kills = 0
+    while kills < 10:
+        known = len(trials(sweep))
+        command = ["resume", "k"] if known else ["run", sweep_yaml, "--name", "k"]
+        process = start(subprocess_env, *command, "--root", tmp_path)
+        if kills < 2:  # during start-up: the store being created, the first trial being launched
+            time.sleep(rng.uniform(1.0, 3.0))
+        else:  # at a random phase of a trial's life (one trial takes ~1.4 s): init, logging, finish, next launch
+            wait_for(sweep, lambda ts, known=known: len(ts) > known)
+            time.sleep(rng.uniform(0.0, 1.6))
+        assert process.poll() is None, "the sweep ended before 10 kills: make it longer"
+        process.kill()
+        process.communicate()
+        kills += 1
+        now = {t.run_id: t for t in trials(sweep)}
+        # Every trial recorded finished before a kill is still there, unchanged.
+        assert all(now[run_id] == trial for run_id, trial in kept.items())
+        kept.update({run_id: t for run_id, t in now.items() if t.state == "finished"})
+        time.sleep(rng.uniform(0.0, 1.0))  # before resume, an orphaned trial may finish its run
+    finish(start(subprocess_env, "resume", "k", "--root", tmp_path))
+    final = trials(sweep)
+    assert all(t == next(f for f in final if f.run_id == t.run_id) for t in kept.values())
+    finished = [t for t in final if t.state == "finished"]
+    assert sorted(t.config["x"] for t in finished) == points  # each grid point finished exactly once
+    assert all(t.requeued and "interrupted" in (t.error or "") for t in final if t.state != "finished")
+    # The run dirs agree: one completed wandb run per grid point, each the one the store points to.
+    assert completed_runs(sweep) == Counter(points)
+    assert all(t.run_dir is not None and read_run(t.run_dir).config["x"] == t.config["x"] for t in finished)
+
+
+@MODES
+def test_kill_9_of_a_trial_process_records_it_crashed_and_the_sweep_goes_on(tmp_path, subprocess_env, mode):
+    sweep_yaml = write_yaml(tmp_path, "  x: {values: [1, 2, 3]}\n  epochs: {value: 3}\n  sleep: {value: 0.5}\n")
+    process = start(subprocess_env, "run", sweep_yaml, "--name", "w", "--root", tmp_path, *mode)
+    sweep = tmp_path / "w"
+    # Killed mid-run: once the first trial has logged (the echo program writes echo-<id>.json after wandb.init).
+    (first,) = wait_for(sweep, lambda ts: len(ts) == 1 and (sweep / f"echo-{ts[0].run_id}.json").exists())
+    assert first.pid is not None  # the trial process (command mode) or the pooled worker running it
+    os.kill(first.pid, signal.SIGKILL)
+    finish(process)
+    ended = {t.config["x"]: t for t in trials(sweep)}
+    assert len(ended) == 3  # the crashed point is not run again: like wandb agent, a crash counts as searched
+    crashed = ended[1]
+    assert crashed.state == "crashed"
+    assert crashed.exit_code == -9
+    died = "the worker process died (killed by signal SIGKILL" if mode else "killed by signal SIGKILL (exit code -9)"
+    assert (crashed.error or "").startswith(died)
+    assert crashed.metric_imputed
+    assert [ended[x].state for x in (2, 3)] == ["finished", "finished"]
+    assert trial_processes(SweepStore.open(sweep).sweep_id, [crashed.run_id]) == []
+
+
+@MODES
+def test_hung_trial_times_out_crashed_and_resume_keeps_the_timeout(tmp_path, subprocess_env, mode):
+    sweep_yaml = write_yaml(tmp_path, "  x: {values: [1, 2, 3]}\n  sleep: {value: 600}\n")
+    sweep = tmp_path / "t"
+    args = ("--root", tmp_path, "--kill-delay", "1")
+    run = start(subprocess_env, "run", sweep_yaml, "--name", "t", "--count", "1", "--trial-timeout", "3", *args, *mode)
+    finish(run)
+    resume = start(subprocess_env, "resume", "t", "--count", "1", *args)  # no --trial-timeout: the stored one holds
+    finish(resume)
+    store = SweepStore.open(sweep)
+    assert store.settings["trial_timeout"] == 3.0
+    ended = store.trials()
+    assert [t.state for t in ended] == ["crashed"] * 2
+    for trial in ended:
+        assert (trial.error or "").startswith("timed out after 3 s (--trial-timeout), then ended: killed by signal")
+        assert 3.0 < (trial.duration or 0.0) < 30.0
+    assert trial_processes(store.sweep_id, [t.run_id for t in ended]) == []
+    if mode:  # pooled: the hung worker was killed and a fresh one ran the next trial
+        assert ended[0].pid != ended[1].pid
+
+
+def test_sweep_folder_under_a_regular_file_is_a_clear_error(tmp_path, subprocess_env):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    sweep_yaml = write_yaml(tmp_path, "  x: {values: [1]}\n")
+    process = start(subprocess_env, "run", sweep_yaml, "--name", "u", "--root", blocker / "sweeps")
+    stderr = finish(process, code=2)
+    assert stderr.startswith("error: [Errno 20] Not a directory")
+
+
+def _file_size_limit(limit: int) -> None:
+    # What a full disk looks like to the controller: writes past `limit` bytes per file fail (EFBIG; Python
+    # ignores SIGXFSZ), and SQLite reports "database or disk is full". Works as root, unlike chmod.
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_full_disk_mid_sweep_is_a_clear_error_and_the_store_stays_intact(tmp_path, subprocess_env):
+    sweep_yaml = write_yaml(tmp_path, f"  x: {{values: {list(range(1, 9))}}}\n")
+    sweep = tmp_path / "d"
+    process = start(
+        subprocess_env, "run", sweep_yaml, "--name", "d", "--root", tmp_path, preexec_fn=lambda: _file_size_limit(65536)
+    )
+    stderr = finish(process, code=1)
+    assert f"error: cannot write the sweep in {sweep}" in stderr
+    assert "nothing recorded so far is lost; once that is fixed: python -m localsweep resume d" in stderr
+    before = [t for t in trials(sweep) if t.state == "finished"]
+    assert 1 <= len(before) < 8
+    assert all(t.run_dir is not None and t.summary["score"] == t.config["x"] for t in before)
+    finish(start(subprocess_env, "resume", "d", "--root", tmp_path))
+    after = trials(sweep)
+    assert all(t in after for t in before)
+    assert sorted(t.config["x"] for t in after if t.state == "finished") == list(range(1, 9))
