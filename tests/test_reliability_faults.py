@@ -18,6 +18,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,15 +75,24 @@ def wait_for(sweep: Path, ready: object, timeout: float = 60.0) -> list[Trial]:
     raise AssertionError(f"timed out waiting for the sweep; trials: {[(t.state, t.pid) for t in trials(sweep)]}")
 
 
-def completed_runs(sweep: Path) -> Counter[int]:
+def point(config: dict[str, Any]) -> tuple[int, int]:
+    return config["x"], config["epochs"]
+
+
+def completed_runs(sweep: Path) -> Counter[tuple[int, int]]:
     """How many wandb runs of each grid point ended with exit code 0, read from the run dirs themselves."""
     records = (read_run(d) for d in (sweep / "wandb").glob("offline-run-*"))
-    return Counter(r.config["x"] for r in records if r.exit_code == 0)
+    return Counter(point(r.config) for r in records if r.exit_code == 0)
 
 
 def test_controller_killed_at_ten_random_moments_loses_and_repeats_nothing(tmp_path, subprocess_env):
-    points = list(range(1, 17))
-    sweep_yaml = write_yaml(tmp_path, f"  x: {{values: {points}}}\n  sleep: {{value: 0.3}}\n")
+    # Short (~1.4 s) and long (~3.5 s) trials: a killed controller's trial sometimes finishes before `resume`
+    # starts (it must then count as finished) and sometimes not (resume ends it and re-queues its point).
+    xs, epochs = list(range(1, 9)), [1, 8]
+    sweep_yaml = write_yaml(
+        tmp_path, f"  x: {{values: {xs}}}\n  epochs: {{values: {epochs}}}\n  sleep: {{value: 0.3}}\n"
+    )
+    points = sorted((x, e) for x in xs for e in epochs)
     sweep = tmp_path / "k"
     rng = random.Random(7)
     kept: dict[str, Trial] = {}
@@ -93,9 +103,9 @@ def test_controller_killed_at_ten_random_moments_loses_and_repeats_nothing(tmp_p
         process = start(subprocess_env, *command, "--root", tmp_path)
         if kills < 2:  # during start-up: the store being created, the first trial being launched
             time.sleep(rng.uniform(1.0, 3.0))
-        else:  # at a random phase of a trial's life (one trial takes ~1.4 s): init, logging, finish, next launch
+        else:  # at a random phase of a trial's life: init, logging, finish, next launch
             wait_for(sweep, lambda ts, known=known: len(ts) > known)
-            time.sleep(rng.uniform(0.0, 1.6))
+            time.sleep(rng.uniform(0.0, 2.5))
         assert process.poll() is None, "the sweep ended before 10 kills: make it longer"
         process.kill()
         process.communicate()
@@ -109,11 +119,33 @@ def test_controller_killed_at_ten_random_moments_loses_and_repeats_nothing(tmp_p
     final = trials(sweep)
     assert all(t == next(f for f in final if f.run_id == t.run_id) for t in kept.values())
     finished = [t for t in final if t.state == "finished"]
-    assert sorted(t.config["x"] for t in finished) == points  # each grid point finished exactly once
+    assert sorted(point(t.config) for t in finished) == points  # each grid point finished exactly once
     assert all(t.requeued and "interrupted" in (t.error or "") for t in final if t.state != "finished")
     # The run dirs agree: one completed wandb run per grid point, each the one the store points to.
     assert completed_runs(sweep) == Counter(points)
-    assert all(t.run_dir is not None and read_run(t.run_dir).config["x"] == t.config["x"] for t in finished)
+    assert all(t.run_dir is not None and point(read_run(t.run_dir).config) == point(t.config) for t in finished)
+
+
+def test_resume_ends_a_trial_its_killed_controller_left_running_and_requeues_its_grid_point(tmp_path, subprocess_env):
+    sweep_yaml = write_yaml(tmp_path, "  x: {values: [1, 2]}\n  sleep: {value: 600}\n")
+    sweep = tmp_path / "o"
+    process = start(subprocess_env, "run", sweep_yaml, "--name", "o", "--root", tmp_path)
+    (first,) = wait_for(sweep, lambda ts: len(ts) == 1 and (sweep / f"echo-{ts[0].run_id}.json").exists())
+    process.kill()
+    process.communicate()
+    sweep_id = SweepStore.open(sweep).sweep_id
+    assert first.pid in trial_processes(sweep_id, [first.run_id])  # the orphan runs on
+    finish(start(subprocess_env, "resume", "o", "--root", tmp_path, "--trial-timeout", "2", "--kill-delay", "1"))
+    ended = trials(sweep)
+    assert ended[0].run_id == first.run_id
+    assert (ended[0].state, ended[0].requeued, ended[0].error) == (
+        "crashed",
+        True,
+        "interrupted: the sweep controller stopped while this trial ran",
+    )
+    # Its point ran again (and, hanging again, timed out), then the other point; nothing is left running.
+    assert [(t.config["x"], t.state, t.requeued) for t in ended[1:]] == [(1, "crashed", False), (2, "crashed", False)]
+    assert trial_processes(sweep_id, [t.run_id for t in ended]) == []
 
 
 @MODES
@@ -143,19 +175,19 @@ def test_hung_trial_times_out_crashed_and_resume_keeps_the_timeout(tmp_path, sub
     sweep_yaml = write_yaml(tmp_path, "  x: {values: [1, 2, 3]}\n  sleep: {value: 600}\n")
     sweep = tmp_path / "t"
     args = ("--root", tmp_path, "--kill-delay", "1")
-    run = start(subprocess_env, "run", sweep_yaml, "--name", "t", "--count", "1", "--trial-timeout", "3", *args, *mode)
+    run = start(subprocess_env, "run", sweep_yaml, "--name", "t", "--count", "2", "--trial-timeout", "3", *args, *mode)
     finish(run)
     resume = start(subprocess_env, "resume", "t", "--count", "1", *args)  # no --trial-timeout: the stored one holds
     finish(resume)
     store = SweepStore.open(sweep)
     assert store.settings["trial_timeout"] == 3.0
     ended = store.trials()
-    assert [t.state for t in ended] == ["crashed"] * 2
+    assert [t.state for t in ended] == ["crashed"] * 3
     for trial in ended:
         assert (trial.error or "").startswith("timed out after 3 s (--trial-timeout), then ended: killed by signal")
         assert 3.0 < (trial.duration or 0.0) < 30.0
     assert trial_processes(store.sweep_id, [t.run_id for t in ended]) == []
-    if mode:  # pooled: the hung worker was killed and a fresh one ran the next trial
+    if mode:  # pooled: the hung worker was killed and a fresh one ran the next trial of the same run
         assert ended[0].pid != ended[1].pid
 
 
