@@ -1,6 +1,6 @@
 """``python -m localsweep run|resume|status|best|sync``: offline W&B sweeps from the command line.
 
-Exit codes: 0 done; 1 the sweep gave up (repeated failures), cannot write its folder, or ``sync`` cannot upload;
+Exit codes: 0 done; 1 the sweep gave up (repeated failures), stopped on an I/O error, or ``sync`` cannot upload;
 2 bad input (nothing ran); 130 interrupted (continue with ``resume``).
 """
 
@@ -109,7 +109,7 @@ def _create(args: argparse.Namespace) -> SweepStore:
 def _run(store: SweepStore, args: argparse.Namespace, interrupted: list[Trial] | None = None) -> int:
     from localsweep.controller import Controller, RunOptions, SweepInterruptedError
 
-    if args.trial_timeout is not None:
+    if args.trial_timeout is not None and args.trial_timeout != store.settings.get("trial_timeout"):
         store.update_settings(trial_timeout=args.trial_timeout)
     settings = store.settings
     options = RunOptions(
@@ -134,9 +134,9 @@ def _run(store: SweepStore, args: argparse.Namespace, interrupted: list[Trial] |
         print(f"\n{err}: {resume}", file=sys.stderr)
         return 130
     except (OSError, sqlite3.Error) as err:
-        # Disk full, read-only or vanished sweep folder: each store write is one transaction, so the store
-        # keeps everything recorded before the failure.
-        print(f"\nerror: cannot write the sweep in {store.directory}: {err}", file=sys.stderr)
+        # A full disk, a read-only or vanished sweep folder, a trial command that cannot start: each store
+        # write is one transaction, so the store keeps everything recorded before the failure.
+        print(f"\nerror: the sweep stopped ({store.directory}): {type(err).__name__}: {err}", file=sys.stderr)
         print(f"nothing recorded so far is lost; once that is fixed: {resume}", file=sys.stderr)
         return 1
     print(table(store, store.trials()))
