@@ -33,7 +33,9 @@ def trial_processes(sweep_id: str, run_ids: Iterable[str]) -> list[int]:
     """Pids of live processes started for these trials of sweep ``sweep_id`` (trial, wandb service, children)."""
     sweep = f"WANDB_SWEEP_ID={sweep_id}".encode()
     runs = {f"WANDB_RUN_ID={run_id}".encode() for run_id in run_ids}
-    found = []
+    found: list[int] = []
+    if not _PROC.is_dir():  # not Linux: orphans cannot be found, and resume goes on without ending them
+        return found
     for entry in _PROC.iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
             environ = _environ(int(entry.name))
