@@ -39,8 +39,20 @@ from bench.bench_orchestration import environment  # noqa: E402
 VARIANTS = ("bare", "+ val AUROC", "+ WandbMetricsLogger", "trainer callbacks")
 
 
-def epoch_times(variant: str, config: Any, split: Any) -> list[float]:
-    """Seconds of each epoch of one fit with the variant's callbacks (a fresh model, same seed)."""
+def _timed_hook(hook: Callable[..., None], seconds: list[float]) -> Callable[..., None]:
+    def timed(*args: Any, **kwargs: Any) -> None:
+        start = time.perf_counter()
+        hook(*args, **kwargs)
+        seconds.append(time.perf_counter() - start)
+
+    return timed
+
+
+def epoch_times(variant: str, config: Any, split: Any, costs: dict[str, list[float]]) -> list[float]:
+    """Seconds of each epoch of one fit with the variant's callbacks (a fresh model, same seed).
+
+    ``costs`` collects seconds per call of each callback's ``on_epoch_end`` and of ``wandb.init``/``finish``.
+    """
     import keras
     import wandb
     from wandb.integration.keras import WandbMetricsLogger
@@ -62,7 +74,10 @@ def epoch_times(variant: str, config: Any, split: Any) -> list[float]:
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.seed)
     model = compile_model(build_model(config, split.x_train.shape[1:], 10), config)
+    start = time.perf_counter()
     run = None if variant == "bare" else wandb.init(project="bench-logging", config={"variant": variant})
+    if run is not None:
+        costs.setdefault("wandb.init", []).append(time.perf_counter() - start)
     callbacks: list[keras.callbacks.Callback] = []
     if variant in ("+ val AUROC", "trainer callbacks"):
         callbacks.append(ObjectiveLogger(run, split.x_val, split.y_val))
@@ -70,6 +85,9 @@ def epoch_times(variant: str, config: Any, split: Any) -> list[float]:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.epochs))
     if variant in ("+ WandbMetricsLogger", "trainer callbacks"):
         callbacks.append(WandbMetricsLogger(log_freq="epoch"))
+    for callback in callbacks:
+        name = f"{type(callback).__name__}.on_epoch_end"
+        callback.on_epoch_end = _timed_hook(callback.on_epoch_end, costs.setdefault(name, []))
     timer = Timer()
     model.fit(
         split.x_train,
@@ -82,7 +100,9 @@ def epoch_times(variant: str, config: Any, split: Any) -> list[float]:
         callbacks=[*callbacks, timer],
     )
     if run is not None:
+        start = time.perf_counter()
         run.finish()
+        costs.setdefault("run.finish", []).append(time.perf_counter() - start)
     return [b - a for a, b in zip(timer.marks, timer.marks[1:], strict=False)]
 
 
@@ -130,17 +150,24 @@ def measure(train_size: int, epochs: int, repeats: int) -> dict[str, Any]:
     config = TrainConfig.from_mapping(overrides)
     data = load_dataset(config)
     split = split_dataset(data, config.train_size, config.validation_split, config.seed)
-    epoch_times("bare", TrainConfig.from_mapping({**overrides, "epochs": 1}), split)  # warm-up: first fit in process
+    costs: dict[str, list[float]] = {}
+    epoch_times("bare", TrainConfig.from_mapping({**overrides, "epochs": 1}), split, {})  # warm-up: 1st fit in process
     epochs_by: dict[str, list[list[float]]] = {v: [] for v in VARIANTS}
     runs: dict[str, list[float]] = {"bare run": [], "trainer.train": []}
     loads = []
     for _ in range(repeats):
         for variant in VARIANTS:
-            epochs_by[variant].append(epoch_times(variant, config, split))
+            epochs_by[variant].append(epoch_times(variant, config, split, costs))
         runs["bare run"].append(_timed(lambda: bare_run(config)))
         runs["trainer.train"].append(_timed(lambda: train(overrides, project="bench-logging")))
         loads.append(os.getloadavg()[0])
-    return {"epochs": epochs_by, "runs": runs, "loadavg_1min": loads, "train_rows": int(split.x_train.shape[0])}
+    return {
+        "epochs": epochs_by,
+        "costs": costs,
+        "runs": runs,
+        "loadavg_1min": loads,
+        "train_rows": int(split.x_train.shape[0]),
+    }
 
 
 def print_tables(result: dict[str, Any]) -> None:
@@ -156,6 +183,9 @@ def print_tables(result: dict[str, Any]) -> None:
             f"| {variant} | {med:.3f} [{min(later[variant]):.3f}-{max(later[variant]):.3f}] | {med / base:.2f}x | "
             f"{med - base:+.3f} | {med_first:.2f} ({med_first - base_first:+.2f}) |"
         )
+    print("\n| measured alone (all variants) | calls | s per call (median [min-max]) |\n|---|---|---|")
+    for name, values in result["costs"].items():
+        print(f"| {name} | {len(values)} | {statistics.median(values):.4f} [{min(values):.4f}-{max(values):.4f}] |")
     bare = statistics.median(result["runs"]["bare run"])
     print("\n| whole run | s (median [min-max]) | ratio to bare run |\n|---|---|---|")
     for name, values in result["runs"].items():
