@@ -165,6 +165,7 @@ def test_cli_stopped_by_a_signal_finishes_its_run(signum, code, subprocess_env):
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == code
+    assert f"stopped by {signal.Signals(signum).name}" in stderr
     assert "Traceback" not in stderr
     (run_dir,) = wandb_dir.glob("wandb/offline-run-*")
     record = _finished(run_dir)

@@ -11,7 +11,6 @@ import dataclasses
 import os
 import signal
 import sys
-from typing import NoReturn
 
 from trainer.config import TrainConfig, parse_flags
 
@@ -39,12 +38,6 @@ def _choose_wandb_mode() -> None:
         )
 
 
-def _stop_on_sigterm(signum: int, frame: object) -> NoReturn:
-    # `wandb agent` stops a run with SIGTERM: finish the wandb run (exit code 143) instead of dying mid-write.
-    print("trainer: stopped (SIGTERM): finishing the wandb run, marked preempted", file=sys.stderr)
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str]) -> int:
     if any(arg in ("-h", "--help") for arg in argv):
         print(_usage())
@@ -57,17 +50,21 @@ def main(argv: list[str]) -> int:
         return 2
     _choose_wandb_mode()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    from trainer.train import train  # TensorFlow loads here, after the cheap checks
+    from trainer.train import StopRequest, TrainingStoppedError, train  # TensorFlow loads here, after the checks
 
+    # `wandb agent` stops a run with SIGTERM, `docker stop` (through dumb-init) and Ctrl-C with SIGINT: end the
+    # training at the next batch and finish the wandb run, instead of dying mid-write.
+    stop = StopRequest()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
-        result = train(overrides)
+        result = train(overrides, stop=stop)
     except (ValueError, FileNotFoundError) as exc:
         print(f"trainer: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("trainer: interrupted (SIGINT): the wandb run was finished and marked preempted", file=sys.stderr)
-        return 128 + signal.SIGINT
+    except TrainingStoppedError as exc:
+        print(f"trainer: {exc}: the wandb run was finished and marked preempted", file=sys.stderr)
+        return exc.exit_code
     metrics = ", ".join(f"{k}={v:.4f}" for k, v in result.summary.items())
     print(f"run {result.run_id} finished ({os.environ['WANDB_MODE']}): {metrics}")
     print(f"run dir:     {result.run_dir}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,38 @@ def macro_auroc(y_true: np.ndarray, probabilities: np.ndarray) -> float:
     return float(roc_auc_score(y_true, scores, multi_class="ovr", average="macro"))
 
 
+class StopRequest:
+    """A signal handler that only records the signal; training then ends at the next batch boundary.
+
+    Raising from a signal handler would unwind through whatever runs at that moment (wandb's logging, TensorFlow),
+    possibly holding a lock that ``run.finish()`` then waits for; storing an attribute is safe at any moment.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.signum = signum
+
+
+class TrainingStoppedError(Exception):
+    """Training ended early on request (SIGTERM from ``wandb agent``, SIGINT from Ctrl-C or ``docker stop``)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.exit_code = 128 + signum
+
+
+class _StopOnRequest(keras.callbacks.Callback):
+    def __init__(self, request: StopRequest) -> None:
+        super().__init__()
+        self._request = request
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self._request.signum is not None:
+            self.model.stop_training = True
+
+
 class ObjectiveLogger(keras.callbacks.Callback):
     """Logs the sweep objectives once per epoch, in the same history row as WandbMetricsLogger's ``epoch/*``."""
 
@@ -80,14 +113,19 @@ def resolve_config(run_config: Mapping[str, Any], overrides: Mapping[str, Any]) 
     return TrainConfig.from_mapping({**overrides, **given})
 
 
-def train(overrides: Mapping[str, Any] | None = None, *, project: str | None = None) -> RunResult:
+def train(
+    overrides: Mapping[str, Any] | None = None, *, project: str | None = None, stop: StopRequest | None = None
+) -> RunResult:
     """Run one training run under ``wandb.init`` and return where its outputs are.
 
     ``overrides`` are the ``--key=value`` flags; inside a sweep, ``wandb.config`` (filled by the agent or the
     offline engine through ``WANDB_SWEEP_PARAM_PATH``) takes precedence. ``WANDB_MODE`` must already be set.
+    ``stop``, installed as a signal handler by the caller, ends training at the next batch once it fires.
 
     Raises
     ------
+    TrainingStoppedError
+        If ``stop`` fired during training; the run is finished, marked preempted, with exit code 128 + signal.
     ValueError, FileNotFoundError
         For a bad config or dataset; the wandb run is finished with a non-zero exit code first.
     """
@@ -99,20 +137,20 @@ def train(overrides: Mapping[str, Any] | None = None, *, project: str | None = N
         config = resolve_config(dict(run.config), overrides)
         # Record every field (defaults too) so the run is reproducible from its config alone.
         run.config.update(dataclasses.asdict(config), allow_val_change=True)
-        result = _fit_and_log(run, config)
+        result = _fit_and_log(run, config, stop or StopRequest())
     except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt | SystemExit):
-            # Stopped from outside (SIGINT from dumb-init/Ctrl-C, SIGTERM from `wandb agent`): tell W&B the run
-            # was preempted, so a sweep can run it again, rather than that it crashed.
+        code = 1
+        if isinstance(exc, TrainingStoppedError | KeyboardInterrupt):
+            # Stopped from outside: tell W&B the run was preempted (a sweep may run it again), not that it crashed.
             run.mark_preempting()
-        code = exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 1
-        run.finish(exit_code=code or 1)
+            code = exc.exit_code if isinstance(exc, TrainingStoppedError) else 128 + signal.SIGINT
+        run.finish(exit_code=code)
         raise
     run.finish()
     return result
 
 
-def _fit_and_log(run: Any, config: TrainConfig) -> RunResult:
+def _fit_and_log(run: Any, config: TrainConfig, stop: StopRequest) -> RunResult:
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     data = load_dataset(config)
@@ -154,8 +192,11 @@ def _fit_and_log(run: Any, config: TrainConfig) -> RunResult:
                 restore_best_weights=True,
             ),
             WandbMetricsLogger(log_freq="epoch"),
+            _StopOnRequest(stop),
         ],
     )
+    if stop.signum is not None:
+        raise TrainingStoppedError(stop.signum)
     test_loss, test_accuracy = model.evaluate(split.x_test, targets[2], batch_size=1024, verbose=0)
     probabilities = model.predict(split.x_test, batch_size=1024, verbose=0)
     summary = {
