@@ -8,9 +8,10 @@ rows, up to 9 epochs; grid: bench/search_grid.yaml), repeated over seeds:
   ``min_iter: 1, eta: 3`` (judged after epochs 1, 3, 9).
 - ``optuna-tpe-hyperband``: Optuna's ``TPESampler(seed)`` + ``HyperbandPruner(1, 9, 3)`` (bench/optuna_search.py).
 
-Seed ``s`` is both the search seed and the trainer's ``seed`` (weights, shuffling, train/validation split), so
-within one repetition every method optimises the same function. One JSON line per trial goes to ``--out`` as soon
-as its study ends; studies already there are skipped, so an interrupted run continues where it stopped.
+Seed ``s`` is the trainer's ``seed`` (weights, shuffling, train/validation split) and the search seed (ours:
+``--seed 1000*s``, see ``SEED_STRIDE``; Optuna: ``TPESampler(seed=s)``), so within one repetition every method
+optimises the same function. One JSON line per trial goes to ``--out`` as soon as its study ends; studies already
+there are skipped, so an interrupted run continues where it stopped.
 
 Run from the repository root (about 40 minutes on 2 cores)::
 
@@ -42,6 +43,8 @@ OURS = ("grid", "random", "bayes", "bayes-hyperband")
 OPTUNA = "optuna-tpe-hyperband"
 HYPERBAND = {"type": "hyperband", "min_iter": 1, "eta": 3}
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "search.jsonl"
+SEED_STRIDE = 1000
+"""localsweep seeds its n-th suggestion with ``seed + n``: seeds 0, 1, 2 would share most of their draws."""
 
 
 def sweep_config(method: str, seed: int) -> dict[str, Any]:
@@ -63,7 +66,7 @@ def run_ours(method: str, seed: int, trials: int, tmp: Path) -> list[dict[str, A
     path = tmp / f"{name}.yaml"
     path.write_text(yaml.safe_dump(sweep_config(method, seed)))
     argv = [sys.executable, "-m", "localsweep", "run", str(path), "--root", str(tmp / "sweeps"), "--name", name]
-    argv += ["--count", str(trials), "--seed", str(seed), "--function", "trainer.train:agent_function"]
+    argv += ["--count", str(trials), "--seed", str(seed * SEED_STRIDE), "--function", "trainer.train:agent_function"]
     subprocess.run(argv, cwd=REPO_ROOT, env=environment(tmp / name), check=True, capture_output=True)
     store = SweepStore.open(tmp / "sweeps" / name)
     return [
