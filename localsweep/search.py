@@ -60,12 +60,14 @@ def searched(trials: Sequence[Trial]) -> list[Trial]:
 def suggest(config: dict[str, Any], trials: Sequence[Trial], seed: int | None) -> dict[str, Any] | None:
     """W&B's next parameters (``{"lr": {"value": 0.01}}``), or None when a grid is exhausted.
 
-    With ``seed``, numpy's and Python's global generators (bayes and random draw from them) are seeded with
-    ``seed + len(trials)`` first, so the n-th suggestion of a sweep is reproducible.
+    With ``seed``, numpy's and Python's global generators (bayes and random draw from them) are seeded first from
+    ``SeedSequence([seed, len(trials)])``, so the n-th suggestion of a sweep is reproducible and nearby seeds give
+    independent sweeps (with ``seed + n``, seed 1 would replay seed 0's draws shifted by one trial).
     """
     if seed is not None:
-        random.seed(seed + len(trials))
-        np.random.seed((seed + len(trials)) % 2**32)
+        state = int(np.random.SeedSequence([seed, len(trials)]).generate_state(1)[0])
+        random.seed(state)
+        np.random.seed(state)
     run = sweeps.next_run(config, [as_sweep_run(t) for t in searched(trials)], validate=_VALIDATE)
     return None if run is None else plain(run.config)
 

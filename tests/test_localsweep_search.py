@@ -59,6 +59,13 @@ def test_suggest_with_a_seed_reproduces_random_suggestions_nested_included():
     assert isinstance(first[0]["lr"]["value"], float)  # a Python float, not a numpy scalar
 
 
+def test_suggest_with_nearby_seeds_gives_independent_sweeps():
+    # Seed 1's first suggestion must not be seed 0's second one (as it was with a seed + n scheme).
+    second_of_seed_0 = suggest(RANDOM, [trial(0, FINISHED, {})], seed=0)
+    first_of_seed_1 = suggest(RANDOM, [], seed=1)
+    assert second_of_seed_0 != first_of_seed_1
+
+
 def test_suggest_with_a_seed_reproduces_bayes_suggestions():
     done = [
         trial(1, FINISHED, {"lr": 0.1, "units": 32}, summary={"acc": 0.5}),
