@@ -57,7 +57,7 @@ def epoch_times(variant: str, config: Any, split: Any, costs: dict[str, list[flo
     import wandb
     from wandb.integration.keras import WandbMetricsLogger
 
-    from trainer.model import build_model, compile_model
+    from trainer.model import build_model, compile_model, fit
     from trainer.train import ObjectiveLogger
 
     class Timer(keras.callbacks.Callback):
@@ -89,16 +89,7 @@ def epoch_times(variant: str, config: Any, split: Any, costs: dict[str, list[flo
         name = f"{type(callback).__name__}.on_epoch_end"
         callback.on_epoch_end = _timed_hook(callback.on_epoch_end, costs.setdefault(name, []))
     timer = Timer()
-    model.fit(
-        split.x_train,
-        split.y_train,
-        validation_data=(split.x_val, split.y_val),
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        shuffle=True,
-        verbose=0,
-        callbacks=[*callbacks, timer],
-    )
+    fit(model, split, config, callbacks=[*callbacks, timer])
     if run is not None:
         start = time.perf_counter()
         run.finish()
@@ -111,22 +102,14 @@ def bare_run(config: Any) -> None:
     import keras
 
     from trainer.data import load_dataset, split_dataset
-    from trainer.model import build_model, compile_model
+    from trainer.model import build_model, compile_model, fit
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.seed)
     data = load_dataset(config)
     split = split_dataset(data, config.train_size, config.validation_split, config.seed)
     model = compile_model(build_model(config, split.x_train.shape[1:], data.num_classes), config)
-    model.fit(
-        split.x_train,
-        split.y_train,
-        validation_data=(split.x_val, split.y_val),
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        shuffle=True,
-        verbose=0,
-    )
+    fit(model, split, config)
     model.evaluate(split.x_test, split.y_test, batch_size=1024, verbose=0)
     model.predict(split.x_test, batch_size=1024, verbose=0)
 

@@ -60,7 +60,7 @@ def run_study(
 
     from trainer.config import TrainConfig
     from trainer.data import load_dataset, split_dataset
-    from trainer.model import build_model, compile_model
+    from trainer.model import build_model, compile_model, fit
 
     space = yaml.safe_load(SPACE.read_text())["parameters"]
     space["seed"] = {"value": seed}
@@ -87,16 +87,7 @@ def run_study(
             tf.config.experimental.enable_op_determinism()
             split = split_dataset(data, config.train_size, config.validation_split, config.seed)
             model = compile_model(build_model(config, split.x_train.shape[1:], data.num_classes), config)
-            model.fit(
-                split.x_train,
-                split.y_train,
-                validation_data=(split.x_val, split.y_val),
-                epochs=config.epochs,
-                batch_size=config.batch_size,
-                shuffle=True,
-                verbose=0,
-                callbacks=[ReportToOptuna(trial, accuracies)],
-            )
+            fit(model, split, config, callbacks=[ReportToOptuna(trial, accuracies)])
         except optuna.TrialPruned:
             state = "pruned"
             raise

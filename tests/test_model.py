@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from trainer.config import TrainConfig
-from trainer.model import build_model, compile_model, uses_one_hot_labels
+from trainer.model import build_model, compile_model, targets, uses_one_hot_labels
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,10 @@ def test_categorical_losses_want_one_hot_labels():
     assert uses_one_hot_labels(TrainConfig(loss="categorical_crossentropy"))
     assert uses_one_hot_labels(TrainConfig(loss="categorical_focal_crossentropy"))
     assert not uses_one_hot_labels(TrainConfig())
+
+
+def test_targets_are_one_hot_only_for_categorical_losses():
+    labels = np.array([2, 0])
+    assert targets(labels, TrainConfig(), 3).tolist() == [2, 0]
+    one_hot = targets(labels, TrainConfig(loss="categorical_crossentropy"), 3)
+    assert one_hot.tolist() == [[0, 0, 1], [1, 0, 0]]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import keras
+import numpy as np
 
 from trainer.config import TrainConfig
+from trainer.data import Split
 
 
 def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
@@ -53,3 +57,25 @@ def compile_model(model: keras.Model, config: TrainConfig) -> keras.Model:
     """Compile with the config's optimizer and loss; accuracy is the one Keras metric (AUROC is sklearn's)."""
     model.compile(optimizer=make_optimizer(config), loss=config.loss, metrics=["accuracy"])
     return model
+
+
+def targets(labels: np.ndarray, config: TrainConfig, num_classes: int) -> np.ndarray:
+    """Labels as the config's loss wants them: integers, or one-hot rows for the categorical losses."""
+    return keras.utils.to_categorical(labels, num_classes) if uses_one_hot_labels(config) else labels
+
+
+def fit(
+    model: keras.Model, split: Split, config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = ()
+) -> keras.callbacks.History:
+    """Train on the split's training rows, validating on its validation rows each epoch, as every run does."""
+    classes = int(model.output_shape[-1])
+    return model.fit(
+        split.x_train,
+        targets(split.y_train, config, classes),
+        validation_data=(split.x_val, targets(split.y_val, config, classes)),
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=list(callbacks),
+    )

@@ -19,8 +19,8 @@ from wandb.integration.keras import WandbMetricsLogger
 
 from trainer import provenance
 from trainer.config import TrainConfig
-from trainer.data import Split, load_dataset, split_dataset
-from trainer.model import build_model, compile_model, uses_one_hot_labels
+from trainer.data import load_dataset, split_dataset
+from trainer.model import build_model, compile_model, fit, targets
 from trainer.predictions import predictions_frame, write_predictions
 
 DEFAULT_PROJECT = "mnist-sweeps"
@@ -174,15 +174,10 @@ def _fit_and_log(run: Any, config: TrainConfig, stop: StopRequest) -> RunResult:
         run.define_metric(name, step_metric="epoch", summary=goal)
 
     model = compile_model(build_model(config, split.x_train.shape[1:], data.num_classes), config)
-    targets = _targets(split, config, data.num_classes)
-    model.fit(
-        split.x_train,
-        targets[0],
-        validation_data=(split.x_val, targets[1]),
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        shuffle=True,
-        verbose=0,
+    fit(
+        model,
+        split,
+        config,
         callbacks=[
             ObjectiveLogger(run, split.x_val, split.y_val),
             keras.callbacks.EarlyStopping(
@@ -197,7 +192,8 @@ def _fit_and_log(run: Any, config: TrainConfig, stop: StopRequest) -> RunResult:
     )
     if stop.signum is not None:
         raise TrainingStoppedError(stop.signum)
-    test_loss, test_accuracy = model.evaluate(split.x_test, targets[2], batch_size=1024, verbose=0)
+    y_test = targets(split.y_test, config, data.num_classes)
+    test_loss, test_accuracy = model.evaluate(split.x_test, y_test, batch_size=1024, verbose=0)
     probabilities = model.predict(split.x_test, batch_size=1024, verbose=0)
     summary = {
         "test/accuracy": float(test_accuracy),
@@ -206,13 +202,6 @@ def _fit_and_log(run: Any, config: TrainConfig, stop: StopRequest) -> RunResult:
     }
     run.summary.update(summary)
     return _log_outputs(run, model, config, probabilities, split.y_test, summary)
-
-
-def _targets(split: Split, config: TrainConfig, num_classes: int) -> tuple[np.ndarray, ...]:
-    labels = (split.y_train, split.y_val, split.y_test)
-    if uses_one_hot_labels(config):
-        return tuple(keras.utils.to_categorical(y, num_classes) for y in labels)
-    return labels
 
 
 def _log_outputs(
