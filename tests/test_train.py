@@ -127,6 +127,7 @@ def test_cli_runs_offline_and_prints_where_outputs_are(subprocess_env):
         (["--lr=0.1"], r"unknown config key\(s\) \['lr'\]"),
         (["--learning_rate=-0.1"], r"`0 < learning_rate <= 10` must hold, but got learning_rate=-0.1"),
         (["--epochs"], r"arguments must look like --key=value"),
+        (["--epochs=1", "--epochs=3"], r"each flag may be given once, but got '--epochs=1' and '--epochs=3'"),
         (["--data_source=file", "--data_path=/nonexistent/mnist.npz"], r"dataset file not found"),
         (["--data_source=file", "--data_path={corrupt}"], r"not a readable .npz archive"),
     ],
@@ -139,6 +140,8 @@ def test_cli_bad_input_gives_one_clear_error_and_exit_2(args, message, subproces
     assert "Traceback" not in done.stderr
     assert done.stderr.count("trainer: error:") == 1
     assert re.search(message, done.stderr)
+    if "corrupt" not in args[-1]:  # a corrupt file is found by reading it, inside the run; all else before it
+        assert not list(Path(subprocess_env["WANDB_DIR"]).glob("wandb/*run-*")), "refused before a wandb run exists"
 
 
 def test_cli_help_lists_every_flag(subprocess_env):

@@ -13,6 +13,7 @@ import signal
 import sys
 
 from trainer.config import TrainConfig, parse_flags
+from trainer.data import check_source
 
 
 def _usage() -> str:
@@ -44,8 +45,8 @@ def main(argv: list[str]) -> int:
         return 0
     try:
         overrides = parse_flags(argv)
-        TrainConfig.from_mapping(overrides)
-    except ValueError as exc:
+        check_source(TrainConfig.from_mapping(overrides))
+    except (ValueError, FileNotFoundError) as exc:
         print(f"trainer: error: {exc}", file=sys.stderr)
         return 2
     _choose_wandb_mode()

@@ -148,14 +148,17 @@ def parse_flags(argv: Iterable[str]) -> dict[str, Any]:
     Raises
     ------
     ValueError
-        If an argument is not of the form ``--key=value``.
+        If an argument is not of the form ``--key=value``, or a key is given twice (which value was meant?).
     """
     flags: dict[str, Any] = {}
+    given: dict[str, str] = {}
     for arg in argv:
         key, sep, raw = arg.removeprefix("--").partition("=")
         if not arg.startswith("--") or not sep or not key:
             raise ValueError(f"arguments must look like --key=value (e.g. --epochs=3), but got {arg!r}")
-        flags[key] = _scalar(raw)
+        if key in given:
+            raise ValueError(f"each flag may be given once, but got {given[key]!r} and {arg!r}; keep the one you mean")
+        given[key], flags[key] = arg, _scalar(raw)
     return flags
 
 

