@@ -116,11 +116,12 @@ def _ours(name: str, sweep: Path, root: Path, trials: int, env: dict[str, str]) 
 def _agent(params: list[dict[str, Any]], home: Path, env: dict[str, str], train_s: float) -> dict[str, Any]:
     from localsweep.command import command_line
     from localsweep.handoff import TrialTask
+    from localsweep.layout import SweepLayout
 
     walls = []
     start = time.perf_counter()
     for number, values in enumerate(params):
-        task = TrialTask(f"agent{number:04d}", "benchagent", values, home, home / "logs" / f"{number}.log")
+        task = TrialTask.create(SweepLayout(home), "benchagent", f"agent{number:04d}", values, project=None)
         begin = time.perf_counter()
         task.write_param_files()
         argv = command_line({"command": AGENT_COMMAND}, task)

@@ -1,7 +1,10 @@
 """``python -m localsweep run|resume|status|best|sync``: offline W&B sweeps from the command line.
 
-Exit codes: 0 done; 1 the sweep gave up (repeated failures), stopped on an I/O error, or ``sync`` cannot upload;
-2 bad input (nothing ran); 130 interrupted (continue with ``resume``).
+Exit codes: 0 the sweep ended with at least one scored trial; 1 no trial succeeded (the first error is shown), the
+sweep gave up after repeated failures, stopped on an I/O error or lost its lease, or ``sync`` cannot upload;
+2 bad input: the YAML or options (nothing ran), a trial refused its parameters (exit code 2), or a finished trial
+never logged the sweep's metric; 75 another controller is running the sweep; 130/143 stopped by SIGINT/SIGTERM
+(trials whose wandb run finished are kept; continue with ``resume``).
 """
 
 from __future__ import annotations
@@ -18,9 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from localsweep import sync
+from localsweep.controller import INTERRUPTED_BASE
+from localsweep.lease import LeaseLostError, SweepBusyError
 from localsweep.orphans import end_orphans
-from localsweep.report import Progress, status_json, table, trial_json
-from localsweep.store import DEFAULT_ROOT, SweepStore, Trial, locate_sweep
+from localsweep.outcome import Ending
+from localsweep.record import record_ending
+from localsweep.report import Progress, controller_line, status_json, table, trial_json
+from localsweep.store import DEFAULT_ROOT, SweepStore, locate_sweep
+from localsweep.trial import FINISHED, RUNNING
 from localsweep.validate import SweepConfigError, check_sweep_config, load_sweep_config
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -40,6 +48,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _delay(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, but got {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m localsweep", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -49,12 +64,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="make random/bayes suggestions reproducible")
     run.add_argument("--function", help="pooled mode: 'module:callable' run in long-lived workers")
     run.add_argument("--max-trials-per-worker", type=_positive, default=20, help="pooled mode recycling")
-    resume = commands.add_parser("resume", help="continue a sweep (crashed/interrupted ones are recorded)")
+    resume = commands.add_parser(
+        "resume", help="continue a sweep: trials its last controller left are recorded, interrupted points rerun"
+    )
     resume.add_argument("name", nargs="?", help="sweep name (default: the newest sweep)")
     for sub in (run, resume):
         sub.add_argument("--count", type=_positive, help="start at most this many trials now")
         sub.add_argument("--workers", type=_positive, default=1, help="trials in parallel")
-        sub.add_argument("--kill-delay", type=float, default=30.0, help="seconds from SIGTERM to SIGKILL")
+        sub.add_argument(
+            "--kill-delay", type=_delay, default=30.0, help="seconds from asking a trial to stop to SIGKILL (>= 0)"
+        )
         sub.add_argument("--max-initial-failures", type=_positive, default=5, help="give up after this many")
         sub.add_argument(
             "--trial-timeout",
@@ -106,8 +125,9 @@ def _create(args: argparse.Namespace) -> SweepStore:
     )
 
 
-def _run(store: SweepStore, args: argparse.Namespace, interrupted: list[Trial] | None = None) -> int:
-    from localsweep.controller import Controller, RunOptions, SweepInterruptedError
+def _run(store: SweepStore, args: argparse.Namespace) -> int:
+    """Run the sweep under its lease (the caller acquired it) until it ends; returns the exit code."""
+    from localsweep.controller import Controller, RunOptions
 
     if args.trial_timeout is not None and args.trial_timeout != store.settings.get("trial_timeout"):
         store.update_settings(trial_timeout=args.trial_timeout)
@@ -123,16 +143,12 @@ def _run(store: SweepStore, args: argparse.Namespace, interrupted: list[Trial] |
         trial_timeout=settings.get("trial_timeout"),
         workdir=Path(settings["workdir"]),
     )
-    controller = Controller(store, options, Progress(store))
     resume = f"python -m localsweep resume {store.name} --root {args.root}"
     try:
-        salvaged = controller.salvage(interrupted or [])
-        if salvaged:
-            print(f"{len(salvaged)} interrupted trial(s) had finished their run: recorded finished", file=sys.stderr)
-        reason = controller.run()
-    except SweepInterruptedError as err:
-        print(f"\n{err}: {resume}", file=sys.stderr)
-        return 130
+        ended = Controller(store, options, Progress(store)).run()
+    except LeaseLostError as err:
+        print(f"\nerror: {err}", file=sys.stderr)
+        return 1
     except (OSError, sqlite3.Error) as err:
         # A full disk, a read-only or vanished sweep folder, a trial command that cannot start: each store
         # write is one transaction, so the store keeps everything recorded before the failure.
@@ -140,17 +156,41 @@ def _run(store: SweepStore, args: argparse.Namespace, interrupted: list[Trial] |
         print(f"nothing recorded so far is lost; once that is fixed: {resume}", file=sys.stderr)
         return 1
     print(table(store, store.trials()))
-    print(f"\nsweep {store.name} ended: {reason}", file=sys.stderr)
-    return 1 if controller.gave_up else 0
+    print(f"\nsweep {store.name} ended: {ended.reason}", file=sys.stderr)
+    if ended.exit_code > INTERRUPTED_BASE:
+        print(f"finished trials are kept; continue with: {resume}", file=sys.stderr)
+    return ended.exit_code
+
+
+def _locked(store: SweepStore) -> SweepStore:
+    """``store`` once this process holds its lease (a dead controller's is taken over, and said so)."""
+    taken = store.acquire_lease()
+    if taken is not None:
+        dead, why = taken
+        print(
+            f"taking over sweep {store.name} from its last controller (pid {dead.pid} on {dead.host}: {why})",
+            file=sys.stderr,
+        )
+    return store
 
 
 def _resume(args: argparse.Namespace) -> int:
-    store = SweepStore.open(locate_sweep(args.name, args.root))
-    interrupted = store.mark_interrupted(requeue=store.config.get("method") == "grid")
-    end_orphans(store.sweep_id, interrupted)
-    if interrupted:
-        print(f"{len(interrupted)} interrupted trial(s) recorded as crashed", file=sys.stderr)
-    return _run(store, args, interrupted)
+    store = _locked(SweepStore.open(locate_sweep(args.name, args.root)))
+    try:
+        left = [t for t in store.trials() if t.state == RUNNING]
+        end_orphans(store.sweep_id, left)  # none of them may still be writing when their runs are read
+        recorded = [record_ending(store, t.run_id, Ending(process=None, interrupted=True))[0] for t in left]
+        if recorded:
+            finished = sum(t.state == FINISHED for t in recorded)
+            print(
+                f"the last controller left {len(recorded)} trial(s) running: {finished} had finished their wandb run "
+                f"(recorded finished), {len(recorded) - finished} had not (recorded crashed, interrupted: they do "
+                f"not count, and their grid points run again)",
+                file=sys.stderr,
+            )
+        return _run(store, args)
+    finally:
+        store.release_lease()
 
 
 def _print_json(value: Any) -> None:
@@ -162,8 +202,10 @@ def _status(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(status_json(store))
     else:
+        holder, dead = store.controller()
         print(f"sweep {store.name} ({store.source}, {store.config.get('method')}) in {store.directory}")
-        print(table(store, store.trials()))
+        print(controller_line(store))
+        print(table(store, store.trials(), controller_alive=holder is not None and dead is None))
     return 0
 
 
@@ -198,12 +240,19 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
-            return _run(_create(args), args)
+            store = _locked(_create(args))
+            try:
+                return _run(store, args)
+            finally:
+                store.release_lease()
         handlers = {"resume": _resume, "status": _status, "best": _best, "sync": _sync}
         return handlers[args.command](args)
     except SweepConfigError as err:
         print(err, file=sys.stderr)
         return 2
+    except SweepBusyError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 75  # EX_TEMPFAIL: try again once the other controller has ended
     except (FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -21,7 +21,7 @@ from wandb.sdk.launch.sweeps import utils as sweep_utils
 
 from localsweep import inject
 from localsweep.handoff import TrialTask
-from localsweep.slot import Outcome, describe_exit, log_tail
+from localsweep.slot import Outcome, crash_report
 
 _INJECT_DIR = Path(inject.__file__).parent
 
@@ -73,11 +73,9 @@ class CommandSlot:
     def start(self, task: TrialTask) -> None:
         """Write the parameter files and start the trial's command, output going to ``task.log_path``."""
         task.write_param_files()
-        env = {**os.environ, **self._slot_env, **task.environment()}
+        env = task.process_environment({**os.environ, **self._slot_env})
         if "early_terminate" in self._config:  # live history for hyperband (localsweep/inject/sitecustomize.py)
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_INJECT_DIR), env.get("PYTHONPATH")]))
-        env.pop("WANDB_SERVICE", None)  # the agent drops it too: the trial must start its own wandb service
-        task.log_path.parent.mkdir(parents=True, exist_ok=True)
         with task.log_path.open("wb") as log:
             # Like the agent: a new process group and a closed stdin, so the trial never blocks on the terminal.
             self._proc = subprocess.Popen(
@@ -98,9 +96,9 @@ class CommandSlot:
             self._stop_sent = time.monotonic()
             self._signal(signal.SIGTERM)
 
-    def time_out(self) -> None:
-        """End a trial past its time limit the way :meth:`stop` does: SIGTERM, SIGKILL after the kill delay."""
-        self.stop()
+    def kill(self) -> None:
+        """SIGKILL the trial's process group (the trial, its wandb service, its children)."""
+        self._signal(signal.SIGKILL)
 
     def poll(self) -> Outcome | None:
         """The trial's outcome once its process has ended, else None."""
@@ -111,10 +109,9 @@ class CommandSlot:
             if self._stop_sent is not None and time.monotonic() > self._stop_sent + self._kill_delay:
                 self._signal(signal.SIGKILL)
             return None
-        stopped = self._stop_sent is not None
-        error = None if code == 0 or stopped else f"{describe_exit(code)}\n{log_tail(self._task.log_path)}"
+        error = None if code == 0 else crash_report(code, self._task.log_path)
         self._proc, self._task = None, None
-        return Outcome(exit_code=code, error=error, stopped=stopped)
+        return Outcome(exit_code=code, error=error)
 
     def close(self) -> None:
         """End a running trial (SIGTERM, then SIGKILL after the kill delay) and wait for it."""

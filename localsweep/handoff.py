@@ -2,8 +2,10 @@
 
 The agent (wandb/wandb_agent.py, ``Agent._command_run``) writes the parameters to
 ``$WANDB_DIR/wandb/sweep-<sweep id>/config-<run id>.yaml`` and sets ``WANDB_SWEEP_PARAM_PATH``,
-``WANDB_RUN_ID`` and ``WANDB_SWEEP_ID``; the run's own ``wandb.init()`` then reads them into ``wandb.config``.
-Both execution modes use exactly this, plus ``WANDB_MODE=offline`` and a ``WANDB_DIR`` inside the sweep folder.
+``WANDB_RUN_ID`` and ``WANDB_SWEEP_ID``; the run's own ``wandb.init()`` then reads the file into ``wandb.config``
+(wandb reads ``WANDB_SWEEP_PARAM_PATH`` whether or not a sweep id is set). Both execution modes do the same,
+without ``WANDB_SWEEP_ID`` (see :meth:`TrialTask.environment`), plus ``WANDB_MODE=offline`` and a ``WANDB_DIR``
+inside the sweep folder.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,13 @@ from typing import Any
 from wandb.sdk.lib import config_util
 
 from localsweep.inject.sitecustomize import LIVE_HISTORY_VAR
+from localsweep.layout import SweepLayout
+
+SWEEP_ID_VAR = "LOCALSWEEP_SWEEP_ID"
+# Inherited variables a trial must not see: a WANDB_SWEEP_ID meant for `wandb agent` (an .env shared with the
+# online services, say) would make wandb record it and ignore the project; WANDB_SERVICE would attach the trial
+# to its parent's wandb service (the agent drops it too).
+_NOT_INHERITED = ("WANDB_SWEEP_ID", "WANDB_SERVICE")
 
 # Set only when the user has not: the number of threads each trial's numeric libraries may use.
 _THREAD_VARS = (
@@ -32,24 +42,32 @@ _THREAD_VARS = (
 
 @dataclass(frozen=True)
 class TrialTask:
-    """What a worker needs to run one trial."""
+    """What a worker needs to run one trial; the paths come from the sweep's :class:`~localsweep.layout.SweepLayout`."""
 
     run_id: str
     sweep_id: str
     params: dict[str, Any]
     wandb_dir: Path
+    param_path: Path
     log_path: Path
+    live_path: Path
     project: str | None = None
 
-    @property
-    def param_path(self) -> Path:
-        """Where the agent would write this trial's parameter file."""
-        return self.wandb_dir / "wandb" / f"sweep-{self.sweep_id}" / f"config-{self.run_id}.yaml"
-
-    @property
-    def live_path(self) -> Path:
-        """Where the trial's ``wandb.log`` calls are mirrored while it runs (see ``localsweep/inject``)."""
-        return self.log_path.parent.parent / "live" / f"{self.run_id}.jsonl"
+    @classmethod
+    def create(
+        cls, layout: SweepLayout, sweep_id: str, run_id: str, params: dict[str, Any], project: str | None
+    ) -> TrialTask:
+        """The task of trial ``run_id`` of a sweep laid out as ``layout``."""
+        return cls(
+            run_id=run_id,
+            sweep_id=sweep_id,
+            params=params,
+            wandb_dir=layout.wandb_dir,
+            param_path=layout.param_path(sweep_id, run_id),
+            log_path=layout.log_path(run_id),
+            live_path=layout.live_path(run_id),
+            project=project,
+        )
 
     @property
     def json_path(self) -> Path:
@@ -57,24 +75,37 @@ class TrialTask:
         return self.param_path.with_suffix(".json")
 
     def write_param_files(self) -> None:
-        """Write the parameter file(s) with wandb's own writer, as the agent does."""
+        """Write the parameter file(s) with wandb's own writer, as the agent does, and make the output folders."""
         config_util.save_config_file_from_dict(str(self.param_path), self.params)
-        self.live_path.parent.mkdir(parents=True, exist_ok=True)
         self.json_path.write_text(json.dumps({k: v["value"] for k, v in self.params.items()}))
+        self.live_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
 
     def environment(self) -> dict[str, str]:
-        """The variables that make the trial's ``wandb.init()`` an offline run of this sweep."""
+        """The variables that make the trial's ``wandb.init()`` an offline run with the sweep's parameters.
+
+        ``WANDB_SWEEP_ID`` is deliberately not set: wandb would write this local id into the run record, and
+        ``wandb sync`` of a run naming a sweep the server has never seen fails (404, the run is not added); inside
+        a sweep wandb also ignores ``wandb.init(project=...)``. ``localsweep sync`` makes the runs members of a
+        real W&B sweep instead (see ``localsweep/sync.py``). ``LOCALSWEEP_SWEEP_ID`` and ``WANDB_RUN_ID`` mark the
+        trial's processes, so a later ``resume`` can find them.
+        """
         env = {
             "WANDB_MODE": "offline",
             "WANDB_DIR": str(self.wandb_dir),
             "WANDB_RUN_ID": self.run_id,
-            "WANDB_SWEEP_ID": self.sweep_id,
+            SWEEP_ID_VAR: self.sweep_id,
             "WANDB_SWEEP_PARAM_PATH": str(self.param_path),
             LIVE_HISTORY_VAR: str(self.live_path),
         }
         if self.project:
             env["WANDB_PROJECT"] = self.project
         return env
+
+    def process_environment(self, inherited: Mapping[str, str]) -> dict[str, str]:
+        """The whole environment of the trial's process: ``inherited`` (less a stray ``WANDB_SWEEP_ID`` and
+        ``WANDB_SERVICE``) with :meth:`environment` on top."""
+        return {k: v for k, v in inherited.items() if k not in _NOT_INHERITED} | self.environment()
 
 
 def read_live_history(path: Path) -> list[dict[str, Any]]:

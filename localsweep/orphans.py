@@ -3,7 +3,7 @@
 A killed controller cannot end its trials. Command-mode trials lead their own process group and would run on
 (and could even finish their wandb run after ``resume`` had re-queued their grid point); pooled workers notice
 their parent is gone within a second and leave. Trial processes are found by their environment
-(``WANDB_SWEEP_ID`` and ``WANDB_RUN_ID``, which every trial and its wandb service inherit), not by a stored pid:
+(``LOCALSWEEP_SWEEP_ID`` and ``WANDB_RUN_ID``, which every trial and its wandb service inherit), not by a stored pid:
 the controller can die between starting a trial and storing its pid, and pids get reused.
 """
 
@@ -16,7 +16,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from localsweep.store import Trial
+from localsweep.handoff import SWEEP_ID_VAR
+from localsweep.trial import Trial
 
 _PROC = Path("/proc")
 _WAIT_S = 3.0  # a pooled worker polls for its parent's death every second
@@ -31,7 +32,7 @@ def _environ(pid: int) -> set[bytes]:
 
 def trial_processes(sweep_id: str, run_ids: Iterable[str]) -> list[int]:
     """Pids of live processes started for these trials of sweep ``sweep_id`` (trial, wandb service, children)."""
-    sweep = f"WANDB_SWEEP_ID={sweep_id}".encode()
+    sweep = f"{SWEEP_ID_VAR}={sweep_id}".encode()
     runs = {f"WANDB_RUN_ID={run_id}".encode() for run_id in run_ids}
     found: list[int] = []
     if not _PROC.is_dir():  # not Linux: orphans cannot be found, and resume goes on without ending them

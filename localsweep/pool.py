@@ -4,10 +4,10 @@ This is what ``wandb.agent(function=...)`` does in one process, minus its known 
 after run, wandb #1247/#4684): each worker runs at most ``max_trials`` trials and is then replaced, and
 ``wandb.teardown()`` follows every trial (without it every run after the first got the first config, NOTES.md).
 
-Stopping a trial early: the controller sends SIGUSR1; the worker's handler raises :class:`TrialStopped` in the
-main thread (the one running the function), the worker finishes the wandb run with exit code 143 (what a run
-that received the agent's SIGTERM reports) and reports the trial stopped. :class:`TrialStopped` derives from
-BaseException so a train function's ``except Exception`` cannot swallow it.
+Stopping a trial (early termination, or the sweep stopping): the controller sends SIGUSR1; the worker's handler
+raises :class:`TrialStopped` in the main thread (the one running the function), the worker finishes the wandb
+run with exit code 143 (what a run that received the agent's SIGTERM reports) and reports that exit code.
+:class:`TrialStopped` derives from BaseException so a train function's ``except Exception`` cannot swallow it.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 
 from localsweep.handoff import TrialTask
 from localsweep.inject import sitecustomize as live_history
-from localsweep.slot import Outcome, describe_exit, log_tail
+from localsweep.slot import Outcome, crash_report, describe_exit, log_tail
 
 STOPPED_EXIT_CODE = 143  # 128 + SIGTERM
 _in_trial = threading.Event()
@@ -92,17 +92,20 @@ def _output_to(path: Path) -> Iterator[None]:
 def _run_trial(reference: str, task: TrialTask) -> Outcome:
     import wandb  # the worker is an edge: it runs the user's wandb code
 
-    os.environ.update(task.environment())
-    code, error, stopped = 0, None, False
+    environment = task.process_environment(os.environ)
+    for name in set(os.environ) - set(environment):
+        del os.environ[name]
+    os.environ.update(environment)
+    # The error of a failed trial: its traceback, or (None) the end of its output, which the slot reads.
+    code, error = 0, None
     with _output_to(task.log_path):
         _in_trial.set()
         try:
             resolve_function(reference)()
         except TrialStopped:
-            code, stopped = STOPPED_EXIT_CODE, True
-        except SystemExit as exc:
+            code = STOPPED_EXIT_CODE
+        except SystemExit as exc:  # e.g. the trainer's exit 2 for a config it refuses, said on stderr
             code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-            error = None if code == 0 else f"SystemExit({exc.code!r})"
         except BaseException:
             code, error = 1, traceback.format_exc()
         finally:
@@ -110,7 +113,7 @@ def _run_trial(reference: str, task: TrialTask) -> Outcome:
         if wandb.run is not None:
             wandb.run.finish(exit_code=code)
         wandb.teardown(code)
-    return Outcome(exit_code=code, error=error, stopped=stopped)
+    return Outcome(exit_code=code, error=error)
 
 
 def worker_main(connection: Connection, reference: str, slot_env: dict[str, str], max_trials: int) -> None:
@@ -158,7 +161,6 @@ class PooledSlot:
         if self._process is None or not self._process.is_alive() or self._done >= self._max_trials:
             self._replace_worker()
         task.write_param_files()
-        task.log_path.parent.mkdir(parents=True, exist_ok=True)
         assert self._connection is not None
         self._connection.send(task)
         self._task, self._stop_sent = task, None
@@ -170,9 +172,9 @@ class PooledSlot:
             self._stop_sent = time.monotonic()
             os.kill(self._process.pid, signal.SIGUSR1)
 
-    def time_out(self) -> None:
-        """Kill the worker of a trial past its time limit (a hung trial may never see a signal handler run);
-        the next :meth:`start` replaces it."""
+    def kill(self) -> None:
+        """Kill the worker of the running trial (a hung trial may never see a signal handler run); the next
+        :meth:`start` replaces it."""
         if self._task is not None:
             self._process.kill()
 
@@ -184,7 +186,9 @@ class PooledSlot:
             try:
                 outcome: Outcome = self._connection.recv()
             except EOFError:
-                outcome = self._died()
+                return self._died()
+            if outcome.exit_code != 0 and outcome.error is None:
+                outcome = Outcome(outcome.exit_code, crash_report(outcome.exit_code, self._task.log_path))
             self._task = None
             return outcome
         if not self._process.is_alive():
@@ -214,10 +218,11 @@ class PooledSlot:
             raise RuntimeError("a worker without a trial cannot have died during one")
         self._process.join()
         code = self._process.exitcode
-        task, stopped = self._task, self._stop_sent is not None
+        task = self._task
         self._process, self._connection, self._task = None, None, None
-        error = None if stopped else f"the worker process died ({describe_exit(code)})\n{log_tail(task.log_path)}"
-        return Outcome(exit_code=code, error=error, stopped=stopped)
+        return Outcome(
+            exit_code=code, error=f"the worker process died ({describe_exit(code)})\n{log_tail(task.log_path)}"
+        )
 
     def _replace_worker(self) -> None:
         self.close()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from localsweep.store import CRASHED, FINISHED, RUNNING, STOPPED, SweepStore, Trial
+from localsweep.store import SweepStore
+from localsweep.trial import CRASHED, FINISHED, RUNNING, STOPPED, Trial, sort_key
 
 
 def _fmt(value: float | None) -> str:
@@ -23,23 +25,33 @@ def _duration(seconds: float | None) -> str:
 
 def ranked(store: SweepStore, trials: Sequence[Trial]) -> list[Trial]:
     """Trials best first by the sweep metric (imputed and missing values last), then in start order."""
-    sign = -1.0 if store.goal == "maximize" else 1.0
 
     def key(t: Trial) -> tuple[int, float, int]:
         real = t.metric_value is not None and not t.metric_imputed
-        return (0 if real else 1, sign * (t.metric_value or 0.0) if real else 0.0, t.number)
+        return (0 if real else 1, sort_key(store.goal, t.metric_value) if real else 0.0, t.number)
 
     return sorted(trials, key=key)
 
 
-def table(store: SweepStore, trials: Sequence[Trial]) -> str:
-    """A plain-text table of ``trials`` sorted by the metric, one row per trial."""
+def table(store: SweepStore, trials: Sequence[Trial], controller_alive: bool = True) -> str:
+    """A plain-text table of ``trials`` sorted by the metric, one row per trial.
+
+    A running trial shows how long it has run so far (``1m05s+``); when no live controller holds the sweep, its
+    state reads ``running, no controller`` (``resume`` records how it ended).
+    """
     header = ["#", "run id", "state", store.metric_name or "metric", "time", "parameters"]
     rows = [header]
+    now = time.time()
     for t in ranked(store, trials):
         metric = _fmt(t.metric_value) + (" (imputed)" if t.metric_imputed else "")
         params = " ".join(f"{k}={v}" for k, v in t.config.items())
-        rows.append([str(t.number), t.run_id, t.state, metric, _duration(t.duration), params])
+        state, duration = str(t.state), _duration(t.duration)
+        if t.state == RUNNING:
+            state = state if controller_alive else f"{state}, no controller"
+            duration = _duration(now - t.started_at) + "+"
+        elif t.requeued:
+            state += " (interrupted)"
+        rows.append([str(t.number), t.run_id, state, metric, duration, params])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]) for row in rows)
 
@@ -61,12 +73,39 @@ def trial_json(store: SweepStore, trial: Trial) -> dict[str, Any]:
         "metric_imputed": trial.metric_imputed,
         "summary": trial.summary,
         "duration_s": trial.duration,
+        "requeued": trial.requeued,
         "error": trial.error,
     }
 
 
+def controller_line(store: SweepStore) -> str:
+    """Who runs the sweep now: ``controller: pid 12 on host h, heartbeat 1 s ago`` or why nobody does."""
+    holder, dead = store.controller()
+    if holder is None:
+        return "controller: none running"
+    described = holder.describe(time.time())
+    if dead is not None:
+        return f"controller: dead ({described}; {dead}): `python -m localsweep resume {store.name}` continues"
+    return f"controller: running ({described})"
+
+
+def controller_json(store: SweepStore) -> dict[str, Any] | None:
+    """The controller holding the sweep (``alive`` False with ``dead_because`` when it is dead), or None."""
+    holder, dead = store.controller()
+    if holder is None:
+        return None
+    return {
+        "host": holder.host,
+        "pid": holder.pid,
+        "acquired_at": holder.acquired_at,
+        "heartbeat_age_s": max(0.0, time.time() - holder.heartbeat_at),
+        "alive": dead is None,
+        "dead_because": dead,
+    }
+
+
 def status_json(store: SweepStore) -> dict[str, Any]:
-    """The whole sweep: its settings, counts per state, best trial and every trial."""
+    """The whole sweep: its settings, controller, counts per state, best trial and every trial."""
     trials = store.trials()
     best = store.best_trial()
     return {
@@ -76,6 +115,7 @@ def status_json(store: SweepStore) -> dict[str, Any]:
         "source": store.source,
         "method": store.config.get("method"),
         "metric": store.config.get("metric"),
+        "controller": controller_json(store),
         "counts": dict(Counter(t.state for t in trials)),
         "best": None if best is None else trial_json(store, best),
         "trials": [trial_json(store, t) for t in ranked(store, trials)],

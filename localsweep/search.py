@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from localsweep.engine import bayes_search, schema, sweep_run, sweeps
-from localsweep.store import CRASHED, FINISHED, RUNNING, STOPPED, Trial
+from localsweep.trial import CRASHED, FINISHED, RUNNING, STOPPED, Trial, reaches
 
 _STATES = {
     RUNNING: sweeps.RunState.running,
@@ -23,10 +23,10 @@ _STATES = {
     STOPPED: sweeps.RunState.finished,
     CRASHED: sweeps.RunState.crashed,
 }
-_GRID_PROBE = 100_000
+_GRID_PROBE = 100_000  # grids larger than this are reported as "unknown size"
 # The config was validated before the sweep was created (validate.py). sweeps 0.3.0's validate=True would also
 # *fill* it through SweepConfig, which silently drops nested parameters ({"parameters": {...}} entries).
-_VALIDATE = False  # grids larger than this are reported as "unknown size"
+_VALIDATE = False
 
 
 def plain(value: Any) -> Any:
@@ -53,7 +53,7 @@ def as_sweep_run(trial: Trial, history: list[dict[str, Any]] | None = None) -> A
 
 
 def searched(trials: Sequence[Trial]) -> list[Trial]:
-    """The trials the search must know about: all but those whose grid point was handed back after a crash."""
+    """The trials the search must know about: all but the interrupted ones (requeued: their point runs again)."""
     return [t for t in trials if not t.requeued]
 
 
@@ -121,4 +121,4 @@ def reached_target(config: dict[str, Any], value: float | None) -> bool:
     metric = config.get("metric") or {}
     if value is None or metric.get("target") is None:
         return False
-    return value >= metric["target"] if metric.get("goal") == "maximize" else value <= metric["target"]
+    return reaches(metric.get("goal", "minimize"), value, metric["target"])

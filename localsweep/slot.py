@@ -14,11 +14,12 @@ _TAIL_BYTES = 4000
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a trial's process ended: exit code (None if unknown), error text for a crash, whether it was stopped."""
+    """How a trial's process ended: its exit code (negative: the signal that killed it) and, unless it exited 0,
+    what it said (a traceback or the end of its output). How the *trial* ended is decided from this and its
+    wandb run record (:func:`localsweep.outcome.decide`)."""
 
     exit_code: int | None
     error: str | None
-    stopped: bool
 
 
 class Slot(Protocol):
@@ -36,10 +37,11 @@ class Slot(Protocol):
         """Start a trial."""
 
     def stop(self) -> None:
-        """Ask the running trial to end early (hyperband)."""
+        """Ask the running trial to end (early termination, or the sweep stopping); :meth:`poll` kills it if it
+        has not ended after the kill delay."""
 
-    def time_out(self) -> None:
-        """End a trial that ran past its time limit; :meth:`poll` then reports how its process ended."""
+    def kill(self) -> None:
+        """End the running trial now (a hung trial, or a second Ctrl-C); :meth:`poll` then reports how."""
 
     def poll(self) -> Outcome | None:
         """The outcome once the trial has ended, else None."""
@@ -60,6 +62,11 @@ def describe_exit(code: int | None) -> str:
         except ValueError:
             pass
     return f"exit code {code}"
+
+
+def crash_report(code: int | None, path: Path) -> str:
+    """The error text of a trial process that did not exit 0: how it ended, then the end of its output."""
+    return f"{describe_exit(code)}\n{log_tail(path)}"
 
 
 def log_tail(path: Path) -> str:

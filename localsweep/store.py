@@ -2,7 +2,8 @@
 
 Every state change is one transaction with ``synchronous=FULL``, so a ``kill -9`` of the controller at any
 moment leaves either the old or the new state, never half of one. Readers (``status``, ``best``, the
-analysis package) can open the file while a sweep runs.
+analysis package) can open the file while a sweep runs. Writers hold the sweep's lease (``localsweep/lease.py``):
+each write checks, in its own transaction, that the lease is still theirs.
 
 Public API (stable, used by the analysis package)::
 
@@ -14,21 +15,25 @@ Public API (stable, used by the analysis package)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from localsweep import lease
+from localsweep import trial as trial_module
+from localsweep.layout import DB_NAME, SweepLayout
+from localsweep.lease import Holder, LeaseLostError, SweepBusyError
+from localsweep.trial import RUNNING, Trial, TrialState
+
 DEFAULT_ROOT = Path("offline_sweeps")
-DB_NAME = "sweep.db"
-# Trial states. "stopped" = ended early by hyperband (its metrics are real); "crashed" = ended with an error or
-# was interrupted. W&B's "killed"/"failed" are not used: the store says what happened, the search maps it.
-RUNNING, FINISHED, STOPPED, CRASHED = "running", "finished", "stopped", "crashed"
+# The schema's version (PRAGMA user_version); _MIGRATIONS[v] brings a version-v store to v + 1.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,45 +55,21 @@ CREATE TABLE IF NOT EXISTS trials (
     metric_imputed INTEGER NOT NULL DEFAULT 0,
     requeued INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS lease (
+    name TEXT PRIMARY KEY,
+    token TEXT NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    pid_started TEXT,
+    acquired_at REAL NOT NULL,
+    heartbeat_at REAL NOT NULL
+);
 """
-
-
-@dataclass(frozen=True)
-class Trial:
-    """One trial of a sweep as stored.
-
-    ``config`` holds plain values (``{"learning_rate": 0.001}``); ``params`` the same in W&B's sweep form
-    (``{"learning_rate": {"value": 0.001}}``). ``metric_value`` is the sweep metric (summary value, else the
-    best value in the history; imputed per ``metric.impute`` for crashed trials, then ``metric_imputed``).
-    ``requeued`` marks a trial interrupted by a controller crash whose grid point was given back to the search.
-    """
-
-    number: int
-    run_id: str
-    state: str
-    params: dict[str, Any]
-    started_at: float
-    ended_at: float | None
-    exit_code: int | None
-    error: str | None
-    run_dir: Path | None
-    history: list[dict[str, Any]]
-    summary: dict[str, Any]
-    artifacts: list[dict[str, Any]]
-    metric_value: float | None
-    metric_imputed: bool
-    requeued: bool
-    pid: int | None
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """The trial's parameters as plain values."""
-        return {key: value["value"] for key, value in self.params.items()}
-
-    @property
-    def duration(self) -> float | None:
-        """Seconds from start to end, None while running."""
-        return None if self.ended_at is None else self.ended_at - self.started_at
+_MIGRATIONS = {
+    # Version 1 (every store made before the controller lease) has no lease table.
+    1: _SCHEMA.split(";")[2],
+}
+_CONTROLLER = "controller"
 
 
 def locate_sweep(name: str | None = None, root: Path = DEFAULT_ROOT) -> Path:
@@ -104,17 +85,24 @@ def locate_sweep(name: str | None = None, root: Path = DEFAULT_ROOT) -> Path:
         return max((p.parent for p in sweeps), key=lambda d: SweepStore.open(d).created_at)
     if name is not None and (root / name / DB_NAME).is_file():
         return root / name
+    if name is None:
+        raise FileNotFoundError(
+            f"no sweep under {root}/ yet: start one with `python -m localsweep run SWEEP.yaml`, or pass --root"
+        )
     known = ", ".join(sorted(p.parent.name for p in sweeps)) or "none"
-    wanted = f"sweep {name!r}" if name else "any sweep"
-    raise FileNotFoundError(f"{wanted} not found under {root}/ (sweeps there: {known}); pass --root or a name")
+    raise FileNotFoundError(f"sweep {name!r} not found under {root}/ (sweeps there: {known}); pass --root or a name")
 
 
 class SweepStore:
-    """A sweep's SQLite store; create it with :meth:`create`, open an existing one with :meth:`open`."""
+    """A sweep's SQLite store; create it with :meth:`create`, open an existing one with :meth:`open`.
+
+    Reading needs nothing; writing trials needs the sweep's lease (:meth:`acquire_lease`).
+    """
 
     def __init__(self, connection: sqlite3.Connection, directory: Path) -> None:
         self._db = connection
         self.directory = directory
+        self.layout = SweepLayout(directory)
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         self.name: str = meta["name"]
         self.sweep_id: str = meta["sweep_id"]
@@ -125,6 +113,7 @@ class SweepStore:
         metric = self.config.get("metric") or {}
         self.metric_name: str | None = metric.get("name")
         self.goal: str = metric.get("goal", "minimize")
+        self._token: str | None = None
 
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
@@ -172,44 +161,108 @@ class SweepStore:
             for statement in _SCHEMA.split(";")[:-1]:  # executescript() would COMMIT the open transaction
                 db.execute(statement)
             db.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.close()  # the last connection's close folds the WAL into the file
         partial.replace(directory / DB_NAME)
         return cls.open(directory)
 
     @classmethod
     def open(cls, path: Path) -> SweepStore:
-        """Open an existing sweep from its directory or its ``sweep.db`` file."""
+        """Open an existing sweep from its directory or its ``sweep.db`` file (older versions are migrated)."""
         path = Path(path)
         db_path = path if path.suffix == ".db" else path / DB_NAME
         if not db_path.is_file():
             raise FileNotFoundError(f"no sweep store at {db_path}: is {path} a sweep directory?")
-        return cls(cls._connect(db_path), db_path.parent)
+        db = cls._connect(db_path)
+        _migrate(db)
+        return cls(db, db_path.parent)
 
     def close(self) -> None:
         """Close the database connection."""
         self._db.close()
 
+    # -- the controller's lease -------------------------------------------------------------------------------
+
+    def acquire_lease(self) -> tuple[Holder, str] | None:
+        """Become this sweep's one controller; returns the dead holder taken over and why it is dead, if any.
+
+        Raises
+        ------
+        SweepBusyError
+            When a live controller holds the sweep.
+        """
+        me, now = lease.this_process(), time.time()
+        with _transaction(self._db):
+            holder = self._holder()
+            why = None if holder is None else lease.dead_because(holder, now)
+            if holder is not None and why is None:
+                raise SweepBusyError(
+                    f"sweep {self.name} is being run by another controller ({holder.describe(now)}): "
+                    f"stop it first, or wait for it to end; `python -m localsweep status {self.name}` shows it"
+                )
+            self._db.execute(
+                "INSERT OR REPLACE INTO lease VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (_CONTROLLER, me.token, me.host, me.pid, me.pid_started, me.acquired_at, me.heartbeat_at),
+            )
+        self._token = me.token
+        return None if holder is None or why is None else (holder, why)
+
+    def heartbeat(self) -> None:
+        """Renew the lease.
+
+        Raises
+        ------
+        LeaseLostError
+            When another controller took the sweep over.
+        """
+        with self._write():
+            self._db.execute("UPDATE lease SET heartbeat_at = ? WHERE token = ?", (time.time(), self._token))
+
+    def release_lease(self) -> None:
+        """Give the sweep back (a no-op when it is not ours). Best effort: when the store cannot be written (a full
+        disk), the lease stays, and the next controller takes it over once this process has ended."""
+        if self._token is not None:
+            with contextlib.suppress(sqlite3.Error), _transaction(self._db):
+                self._db.execute("DELETE FROM lease WHERE token = ?", (self._token,))
+            self._token = None
+
+    def controller(self) -> tuple[Holder | None, str | None]:
+        """The controller holding the sweep and, when it is dead, why (``(None, None)``: nobody holds it)."""
+        holder = self._holder()
+        return holder, None if holder is None else lease.dead_because(holder, time.time())
+
+    def _holder(self) -> Holder | None:
+        row = self._db.execute(
+            "SELECT token, host, pid, pid_started, acquired_at, heartbeat_at FROM lease WHERE name = ?", (_CONTROLLER,)
+        ).fetchone()
+        return None if row is None else Holder(*row)
+
+    # -- trials -----------------------------------------------------------------------------------------------
+
     def trials(self) -> list[Trial]:
         """Every trial, in the order they were started."""
-        rows = self._db.execute("SELECT * FROM trials ORDER BY number").fetchall()
-        names = [c[0] for c in self._db.execute("SELECT * FROM trials LIMIT 0").description]
-        return [_trial(dict(zip(names, row, strict=True))) for row in rows]
+        return self._select("ORDER BY number")
+
+    def trial(self, run_id: str) -> Trial:
+        """The trial with this run id.
+
+        Raises
+        ------
+        KeyError
+            When the sweep has no such trial.
+        """
+        found = self._select("WHERE run_id = ?", (run_id,))
+        if not found:
+            raise KeyError(f"sweep {self.name} has no trial {run_id!r}")
+        return found[0]
 
     def best_trial(self) -> Trial | None:
         """The finished or stopped trial with the best (not imputed) sweep metric, or None."""
-        scored = [
-            t
-            for t in self.trials()
-            if t.state in (FINISHED, STOPPED) and t.metric_value is not None and not t.metric_imputed
-        ]
-        if not scored:
-            return None
-        pick = max if self.goal == "maximize" else min
-        return pick(scored, key=lambda t: t.metric_value or 0.0)
+        return trial_module.best(self.goal, self.trials())
 
     def add_trial(self, run_id: str, params: dict[str, Any]) -> int:
         """Record a trial as running; returns its number."""
-        with _transaction(self._db):
+        with self._write():
             cursor = self._db.execute(
                 "INSERT INTO trials (run_id, state, params, started_at) VALUES (?, ?, ?, ?)",
                 (run_id, RUNNING, json.dumps(params), time.time()),
@@ -224,7 +277,8 @@ class SweepStore:
         self,
         run_id: str,
         *,
-        state: str,
+        state: TrialState,
+        requeued: bool,
         exit_code: int | None,
         error: str | None,
         run_dir: Path | None,
@@ -234,11 +288,11 @@ class SweepStore:
         metric_value: float | None,
         metric_imputed: bool,
     ) -> None:
-        """Record how a trial ended, everything in one transaction (a trial that ended is not re-queued)."""
+        """Record how a trial ended, everything in one transaction."""
         self._update(
             run_id,
-            state=state,
-            requeued=0,
+            state=state.value,
+            requeued=int(requeued),
             ended_at=time.time(),
             exit_code=exit_code,
             error=error,
@@ -250,27 +304,32 @@ class SweepStore:
             metric_imputed=int(metric_imputed),
         )
 
-    def mark_interrupted(self, requeue: bool) -> list[Trial]:
-        """Mark every running trial crashed (the controller died under it); returns them as they were."""
-        running = [t for t in self.trials() if t.state == RUNNING]
-        with _transaction(self._db):
-            self._db.execute(
-                "UPDATE trials SET state = ?, ended_at = ?, requeued = ?, "
-                "error = 'interrupted: the sweep controller stopped while this trial ran' WHERE state = ?",
-                (CRASHED, time.time(), int(requeue), RUNNING),
-            )
-        return running
-
     def update_settings(self, **changes: Any) -> None:
         """Change stored run options (``resume --trial-timeout`` replaces the one given to ``run``)."""
         self.settings = {**self.settings, **changes}
-        with _transaction(self._db):
+        with self._write():
             self._db.execute("UPDATE meta SET value = ? WHERE key = 'settings'", (json.dumps(self.settings),))
+
+    def _select(self, where: str, parameters: tuple[Any, ...] = ()) -> list[Trial]:
+        cursor = self._db.execute(f"SELECT * FROM trials {where}", parameters)
+        names = [c[0] for c in cursor.description]
+        return [_trial(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 
     def _update(self, run_id: str, **columns: Any) -> None:
         assignments = ", ".join(f"{column} = ?" for column in columns)
-        with _transaction(self._db):
+        with self._write():
             self._db.execute(f"UPDATE trials SET {assignments} WHERE run_id = ?", (*columns.values(), run_id))
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """A write transaction that first proves this store still holds the lease (fencing a taken-over one)."""
+        with _transaction(self._db):
+            holder = self._holder()
+            if self._token is None or holder is None or holder.token != self._token:
+                now = time.time()
+                by = "nobody" if holder is None else f"another controller ({holder.describe(now)})"
+                raise LeaseLostError(f"sweep {self.name} is now held by {by}: this controller stops writing")
+            yield
 
 
 @contextmanager
@@ -284,11 +343,25 @@ def _transaction(db: sqlite3.Connection) -> Iterator[None]:
     db.execute("COMMIT")
 
 
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a store made by an older version up to :data:`SCHEMA_VERSION`, one step per transaction."""
+    while (version := db.execute("PRAGMA user_version").fetchone()[0] or 1) < SCHEMA_VERSION:
+        with _transaction(db):
+            if db.execute("PRAGMA user_version").fetchone()[0] in (0, version):  # another process may have won
+                db.execute(_MIGRATIONS[version])
+                db.execute(f"PRAGMA user_version = {version + 1}")
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"this sweep store has schema version {version}, newer than this localsweep's ({SCHEMA_VERSION}): "
+            "upgrade localsweep to read it"
+        )
+
+
 def _trial(row: dict[str, Any]) -> Trial:
     return Trial(
         number=row["number"],
         run_id=row["run_id"],
-        state=row["state"],
+        state=TrialState(row["state"]),
         params=json.loads(row["params"]),
         started_at=row["started_at"],
         ended_at=row["ended_at"],

@@ -42,15 +42,25 @@ def load_sweep_config(path: Path) -> dict[str, Any]:
         When the file is missing, is not YAML, or is not a mapping.
     """
     try:
-        loaded = yaml.safe_load(path.read_text())
+        text = path.read_text()
+        loaded = yaml.safe_load(text)
     except OSError as err:
         raise SweepConfigError(str(path), [f"cannot read the file: {err.strerror}"]) from err
     except yaml.YAMLError as err:
-        hint = " (quote the macros: '${env}')" if "${" in path.read_text() else ""
-        raise SweepConfigError(str(path), [f"not valid YAML: {err}{hint}"]) from err
+        raise SweepConfigError(str(path), [f"not valid YAML: {err}{_macro_hint(err, text)}"]) from err
     if not isinstance(loaded, dict):
         raise SweepConfigError(str(path), [f"a sweep config is a mapping, but got {type(loaded).__name__}"])
     return loaded
+
+
+def _macro_hint(err: yaml.YAMLError, text: str) -> str:
+    """A hint when the error is on a line with an unquoted ``${...}`` macro (``[${env}, ...]`` does not parse)."""
+    marks = [getattr(err, name, None) for name in ("problem_mark", "context_mark")]
+    lines = text.splitlines()
+    for mark in marks:
+        if mark is not None and mark.line < len(lines) and re.search(r"(^|[\[,\s])\$\{", lines[mark.line]):
+            return " (a ${...} macro must be quoted inside [...]: '${env}')"
+    return ""
 
 
 def _dotted(path: Any) -> str:
@@ -135,6 +145,13 @@ def sweep_violations(config: dict[str, Any], *, pooled: bool, workdir: Path) -> 
         if keyed not in found:
             found.append(keyed)
     found += _unread_floats(config, ())
+    if config.get("method") == "custom" or "metrics" in config:
+        key = "method" if config.get("method") == "custom" else "metrics"
+        found.append(
+            f"{key}: W&B's schema accepts `method: custom` (a scheduler engine such as optuna) and a `metrics:` "
+            "list, but neither W&B's own engine (sweeps 0.3.0, wandb 0.23.1) nor localsweep runs them yet; use "
+            "method grid, random or bayes with one `metric:`"
+        )
     if "metric" not in config and (config.get("method") == "bayes" or "early_terminate" in config):
         found.append("metric: bayes search and early_terminate need `metric: {name: ..., goal: ...}`")
     if config.get("method") == "grid" and parameters and not bad_params:

@@ -19,7 +19,8 @@ from PIL import Image
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
 from analysis.__main__ import main
-from localsweep.store import CRASHED, FINISHED, SweepStore
+from localsweep.store import SweepStore
+from localsweep.trial import CRASHED, FINISHED, TrialState
 
 _VOID = {"meta", "img", "br", "hr", "link", "input"}
 
@@ -160,12 +161,14 @@ SWEEP_CONFIG = {
 }
 
 
-def _store_with_trial(root: Path, state: str, run_dir: Path | None, metric_value: float | None) -> None:
+def _store_with_trial(root: Path, state: TrialState, run_dir: Path | None, metric_value: float | None) -> None:
     store = SweepStore.create(root / "s", name="s", sweep_id="abc", config=SWEEP_CONFIG, source="test", settings={})
+    store.acquire_lease()
     store.add_trial("run1", {"units": {"value": 16}, "epochs": {"value": 1}})
     store.finish_trial(
         "run1",
         state=state,
+        requeued=False,
         exit_code=0 if state == FINISHED else 1,
         error=None,
         run_dir=run_dir,
@@ -175,6 +178,7 @@ def _store_with_trial(root: Path, state: str, run_dir: Path | None, metric_value
         metric_value=metric_value,
         metric_imputed=False,
     )
+    store.release_lease()
     store.close()
 
 

@@ -11,7 +11,8 @@ import pytest
 from localsweep.command import command_line
 from localsweep.handoff import TrialTask, read_live_history, slot_environments
 from localsweep.search import grid_size, imputed_metric, metric_value, reached_target, runs_to_stop, suggest
-from localsweep.store import CRASHED, FINISHED, RUNNING, Trial
+from localsweep.layout import SweepLayout
+from localsweep.trial import CRASHED, FINISHED, RUNNING, Trial, TrialState
 
 RANDOM = {
     "method": "random",
@@ -27,7 +28,7 @@ BAYES: dict[str, Any] = {
 }
 
 
-def trial(number: int, state: str, params: dict[str, Any], history=(), summary=None) -> Trial:
+def trial(number: int, state: TrialState, params: dict[str, Any], history=(), summary=None) -> Trial:
     return Trial(
         number=number,
         run_id=f"run{number}",
@@ -136,12 +137,12 @@ def test_reached_target_for_a_maximized_metric(value, reached):
 
 
 def test_command_line_matches_the_wandb_agent(tmp_path: Path):
-    task = TrialTask(
-        "abc123",
+    task = TrialTask.create(
+        SweepLayout(tmp_path),
         "sw1",
+        "abc123",
         {"lr": {"value": 0.01}, "opt": {"value": "adam"}, "flag": {"value": False}},
-        tmp_path,
-        tmp_path / "l.log",
+        project=None,
     )
     default = command_line({"program": "train.py"}, task)
     assert default == ["/usr/bin/env", sys.executable, "train.py", "--lr=0.01", "--opt=adam", "--flag=False"]

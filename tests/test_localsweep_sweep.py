@@ -67,10 +67,15 @@ def test_grid_sweep_runs_each_point_once_passing_parameters_like_wandb_agent(tmp
         assert echo["env"] == {
             "WANDB_MODE": "offline",
             "WANDB_RUN_ID": t.run_id,
-            "WANDB_SWEEP_ID": store.sweep_id,
+            "WANDB_SWEEP_ID": None,  # not recorded in the run: `wandb sync` would fail on an unknown sweep
+            "LOCALSWEEP_SWEEP_ID": store.sweep_id,
             "WANDB_DIR": str((tmp_path / "g").resolve()),
         }
         assert echo["threads"] == str(max(1, len(os.sched_getaffinity(0)) // 2))
+        assert echo["run_sweep_id"] is None  # the run record names no sweep
+        assert (
+            echo["project"] == "echo-project"
+        )  # wandb.init(project=...) honoured: not ignored as it would be inside a sweep
         assert t.run_dir is not None
         assert t.run_dir.parent == (tmp_path / "g" / "wandb").resolve()
         assert t.summary["score"] == t.config["x"]
@@ -197,7 +202,8 @@ def test_kill_9_then_resume_loses_no_finished_trial_and_repeats_no_grid_point(tm
     before = {t.run_id: t for t in SweepStore.open(tmp_path / "k").trials() if t.state == "finished"}
     assert len(before) >= 2
     done = localsweep(subprocess_env, "resume", "k", "--root", tmp_path)
-    assert "1 interrupted trial(s) recorded as crashed" in done.stderr
+    assert f"taking over sweep k from its last controller (pid {controller.pid} on " in done.stderr
+    assert "the last controller left 1 trial(s) running" in done.stderr
     after = SweepStore.open(tmp_path / "k").trials()
     finished = [t for t in after if t.state == "finished"]
     assert sorted(t.config["x"] for t in finished) == [1, 2, 3, 4, 5]

@@ -79,5 +79,26 @@ def test_check_sweep_config_accepts_the_project_sweeps(name):
 def test_load_sweep_config_reports_unquoted_macros(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("command: [${env}, python]\n")
-    with pytest.raises(SweepConfigError, match=r"(?s)not valid YAML.*quote the macros"):
+    with pytest.raises(SweepConfigError, match=r"(?s)not valid YAML.*a \$\{...\} macro must be quoted"):
         load_sweep_config(path)
+
+
+def test_load_sweep_config_hints_at_macros_only_where_the_error_is(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("parameters: {x: [1, 2}\ncommand: ['${env}', '${program}']\n")
+    with pytest.raises(SweepConfigError, match="not valid YAML") as raised:
+        load_sweep_config(path)
+    assert "macro" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ("method: custom\nscheduler: {engine: optuna}\nmetric: {name: a, goal: maximize}\n", "method"),
+        ("method: random\nmetrics: [{name: a, goal: maximize}, {name: b, goal: minimize}]\n", "metrics"),
+    ],
+)
+def test_sweep_violations_refuse_searches_no_engine_runs(extra, key):
+    config = yaml.safe_load(extra + "parameters: {x: {values: [1, 2]}}\n")
+    found = sweep_violations(config, pooled=True, workdir=REPO_ROOT)
+    assert any(m.startswith(f"{key}: W&B's schema accepts `method: custom`") for m in found), found

@@ -136,14 +136,12 @@ def test_resume_ends_a_trial_its_killed_controller_left_running_and_requeues_its
     process.communicate()
     sweep_id = SweepStore.open(sweep).sweep_id
     assert first.pid in trial_processes(sweep_id, [first.run_id])  # the orphan runs on
-    finish(start(subprocess_env, "resume", "o", "--root", tmp_path, "--trial-timeout", "2", "--kill-delay", "1"))
+    resume = start(subprocess_env, "resume", "o", "--root", tmp_path, "--trial-timeout", "2", "--kill-delay", "1")
+    finish(resume, code=1)  # every trial hangs: none succeeds
     ended = trials(sweep)
     assert ended[0].run_id == first.run_id
-    assert (ended[0].state, ended[0].requeued, ended[0].error) == (
-        "crashed",
-        True,
-        "interrupted: the sweep controller stopped while this trial ran",
-    )
+    assert (ended[0].state, ended[0].requeued) == ("crashed", True)
+    assert (ended[0].error or "").startswith("interrupted: the sweep stopped before this trial's wandb run finished")
     # Its point ran again (and, hanging again, timed out), then the other point; nothing is left running.
     assert [(t.config["x"], t.state, t.requeued) for t in ended[1:]] == [(1, "crashed", False), (2, "crashed", False)]
     assert trial_processes(sweep_id, [t.run_id for t in ended]) == []
@@ -177,9 +175,9 @@ def test_hung_trial_times_out_crashed_and_resume_keeps_the_timeout(tmp_path, sub
     sweep = tmp_path / "t"
     args = ("--root", tmp_path, "--kill-delay", "1")
     run = start(subprocess_env, "run", sweep_yaml, "--name", "t", "--count", "2", "--trial-timeout", "3", *args, *mode)
-    finish(run)
+    finish(run, code=1)  # no trial succeeded
     resume = start(subprocess_env, "resume", "t", "--count", "1", *args)  # no --trial-timeout: the stored one holds
-    finish(resume)
+    finish(resume, code=1)
     store = SweepStore.open(sweep)
     assert store.settings["trial_timeout"] == 3.0
     ended = store.trials()

@@ -6,16 +6,17 @@ import os
 import subprocess
 import sys
 
+from localsweep.handoff import SWEEP_ID_VAR
 from localsweep.orphans import end_orphans, trial_processes
-from localsweep.store import Trial
+from localsweep.trial import RUNNING, Trial
 
 
 def trial(run_id: str, pid: int | None) -> Trial:
-    return Trial(1, run_id, "running", {}, 0.0, None, None, None, None, [], {}, [], None, False, False, pid)
+    return Trial(1, run_id, RUNNING, {}, 0.0, None, None, None, None, [], {}, [], None, False, False, pid)
 
 
 def test_end_orphans_kills_the_processes_of_those_trials_only():
-    env = {**os.environ, "WANDB_SWEEP_ID": "sweep1", "WANDB_RUN_ID": "run1"}
+    env = {**os.environ, SWEEP_ID_VAR: "sweep1", "WANDB_RUN_ID": "run1"}
     sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
     orphan = subprocess.Popen(sleep, env=env)
     other = subprocess.Popen(sleep, env={**env, "WANDB_RUN_ID": "run2"})

@@ -16,14 +16,19 @@ import wandb
 
 def main() -> None:
     """Run one trial: wandb.init reads the sweep parameters exactly as under `wandb agent`."""
-    run = wandb.init()
+    run = wandb.init(project="echo-project")
     config = dict(run.config)
     record = {
         "argv": sys.argv[1:],
         "config": config,
-        "env": {k: os.environ.get(k) for k in ("WANDB_MODE", "WANDB_RUN_ID", "WANDB_SWEEP_ID", "WANDB_DIR")},
+        "env": {
+            k: os.environ.get(k)
+            for k in ("WANDB_MODE", "WANDB_RUN_ID", "WANDB_SWEEP_ID", "LOCALSWEEP_SWEEP_ID", "WANDB_DIR")
+        },
         "param_file": Path(os.environ["WANDB_SWEEP_PARAM_PATH"]).read_text(),
         "run_id": run.id,
+        "run_sweep_id": run.sweep_id,
+        "project": run.project,
         "threads": os.environ.get("OMP_NUM_THREADS"),
         "pid": os.getpid(),
     }
