@@ -10,8 +10,8 @@ import pytest
 
 from localsweep.command import command_line
 from localsweep.handoff import TrialTask, read_live_history, slot_environments
-from localsweep.search import grid_size, imputed_metric, metric_value, reached_target, runs_to_stop, suggest
 from localsweep.layout import SweepLayout
+from localsweep.search import grid_size, imputed_metric, metric_value, reached_target, runs_to_stop, suggest
 from localsweep.trial import CRASHED, FINISHED, RUNNING, Trial, TrialState
 
 RANDOM = {
