@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from localsweep import sync
 from localsweep.controller import INTERRUPTED_BASE
 from localsweep.lease import LeaseLostError, SweepBusyError
@@ -80,11 +82,18 @@ def _parser() -> argparse.ArgumentParser:
             type=_seconds,
             help="end a trial running longer and record it crashed (default: no limit; kept for resume)",
         )
-    for name, text in (("status", "every trial"), ("best", "the best trial"), ("sync", "upload with wandb sync")):
+    for name, text in (
+        ("status", "every trial"),
+        ("best", "the best trial"),
+        ("sync", "upload the runs and make them a W&B sweep that `wandb agent` can continue"),
+    ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("name", nargs="?", help="sweep name (default: the newest sweep)")
         if name != "sync":
             sub.add_argument("--json", action="store_true", help="machine-readable output")
+        else:
+            sub.add_argument("--project", help="W&B project (default: $WANDB_PROJECT, the YAML's, the runs')")
+            sub.add_argument("--entity", help="W&B entity (default: $WANDB_ENTITY, the YAML's, the key's own)")
     for sub in commands.choices.values():
         sub.add_argument("--root", type=Path, default=DEFAULT_ROOT, help=f"sweeps folder (default {DEFAULT_ROOT})")
     return parser
@@ -226,13 +235,44 @@ def _best(args: argparse.Namespace) -> int:
 
 def _sync(args: argparse.Namespace) -> int:
     store = SweepStore.open(locate_sweep(args.name, args.root))
-    argv = sync.sync_command(store)
+    try:
+        sync_plan = sync.plan(store, args.project, args.entity)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    done = store.wandb_sweep
+    if done is not None:
+        later = [run_id for run_id in sync_plan.run_ids if run_id not in done["run_ids"]]
+        print(
+            f"sweep {store.name} was uploaded as W&B sweep {done['path']} ({len(done['run_ids'])} runs)",
+            file=sys.stderr,
+        )
+        if later:
+            print(f"{len(later)} trial(s) recorded since are not in it: {' '.join(later)}", file=sys.stderr)
+        return 0
+    config_path = store.directory / "wandb-sweep.yaml"
+    config_path.write_text(yaml.safe_dump(store.config, sort_keys=False))
     missing = sync.missing_requirements()
     if missing:
         print(f"cannot upload sweep {store.name}: " + "; ".join(missing), file=sys.stderr)
-        print(f"once that is fixed, this would run:\n  {sync.describe(argv)}", file=sys.stderr)
+        print("once that is fixed, `sync` runs the equivalent of:", file=sys.stderr)
+        for argv in (sync_plan.upload_command(), sync_plan.sweep_command(config_path)):
+            print(f"  {sync.describe(argv)}", file=sys.stderr)
         return 1
-    return subprocess.run(argv, check=False).returncode
+    _locked(store)
+    try:
+        upload = subprocess.run(sync_plan.upload_command(), env=sync_plan.upload_environment(), check=False)
+        uploaded = upload.returncode
+        if uploaded != 0:
+            print(f"error: `wandb sync` failed (exit code {uploaded}): no W&B sweep was made", file=sys.stderr)
+            return 1
+        path = sync.create_sweep(sync_plan)
+        store.record_wandb_sweep(path, sync_plan.run_ids)
+    finally:
+        store.release_lease()
+    print(f"W&B sweep {path} holds the {len(sync_plan.run_ids)} runs of sweep {store.name}")
+    print(f"continue the search online with: wandb agent {path}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

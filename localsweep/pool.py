@@ -23,6 +23,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,7 @@ def worker_main(connection: Connection, reference: str, slot_env: dict[str, str]
     os.environ.update(slot_env)  # before the function's module (and TensorFlow) is imported
     sys.argv = [reference]  # spawn copies the controller's argv; the function must not parse the sweep's flags
     live_history.install()  # mirror wandb.log calls for hyperband (see localsweep/inject/sitecustomize.py)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the controller's to handle
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the controller's to handle (see _replace_worker)
     signal.signal(signal.SIGUSR1, _on_stop_signal)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     for _ in range(max_trials):
@@ -162,9 +163,10 @@ class PooledSlot:
             self._replace_worker()
         task.write_param_files()
         assert self._connection is not None
-        self._connection.send(task)
         self._task, self._stop_sent = task, None
         self._done += 1
+        with contextlib.suppress(OSError):  # the worker died while starting: poll() reports it as this trial's end
+            self._connection.send(task)
 
     def stop(self) -> None:
         """Interrupt the running trial (SIGUSR1 -> TrialStopped); :meth:`poll` kills the worker after the delay."""
@@ -182,11 +184,11 @@ class PooledSlot:
         """The trial's outcome once the worker reports it (or dies), else None."""
         if self._task is None or self._connection is None:
             return None
-        if self._connection.poll():
-            try:
-                outcome: Outcome = self._connection.recv()
-            except EOFError:
-                return self._died()
+        try:
+            outcome: Outcome | None = self._connection.recv() if self._connection.poll() else None
+        except (EOFError, OSError):  # the worker died, e.g. of SIGUSR1 before its handler was installed
+            return self._died()
+        if outcome is not None:
             if outcome.exit_code != 0 and outcome.error is None:
                 outcome = Outcome(outcome.exit_code, crash_report(outcome.exit_code, self._task.log_path))
             self._task = None
@@ -230,6 +232,20 @@ class PooledSlot:
         self._process = self._context.Process(
             target=worker_main, args=(theirs, self._reference, self._slot_env, self._max_trials), daemon=False
         )
-        self._process.start()
+        # Ctrl-C in a terminal (and dumb-init's SIGINT in a container) reaches the whole process group, the worker
+        # too, and a worker still importing would die of it; how trials stop is the controller's decision. An
+        # ignored signal stays ignored across fork and exec (the signal mask does not: the spawn resets it), so
+        # the worker starts with SIGINT ignored. Meanwhile SIGINT is blocked here: Linux keeps a blocked signal
+        # pending even while ignored, and delivers it to the controller's handler once that is back. The first
+        # spawn also starts multiprocessing's resource tracker, which *unblocks* SIGINT when done (discarding a
+        # pending one under SIG_IGN): start it before.
+        resource_tracker.ensure_running()
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            self._process.start()
+        finally:
+            signal.signal(signal.SIGINT, handler)
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         theirs.close()
         self._connection, self._done = ours, 0

@@ -44,6 +44,8 @@ class RunRecord:
     summary: dict[str, Any]
     artifacts: list[ArtifactRecord] = field(default_factory=list)
     exit_code: int | None = None
+    project: str | None = None
+    sweep_id: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -105,9 +107,11 @@ def read_run(run_dir: Path) -> RunRecord:
     summary: dict[str, Any] = {}
     artifacts: list[ArtifactRecord] = []
     exit_code: int | None = None
+    project = sweep_id = None
     for record in iter_records(logs[0]):
         kind = record.WhichOneof("record_type")
         if kind == "run":
+            project, sweep_id = record.run.project or None, record.run.sweep_id or None
             config.update(_config_items(record.run.config.update))
         elif kind == "config":
             config.update(_config_items(record.config.update))
@@ -124,7 +128,7 @@ def read_run(run_dir: Path) -> RunRecord:
             artifacts.append(ArtifactRecord(record.artifact.name, record.artifact.type, entries))
         elif kind == "exit":
             exit_code = record.exit.exit_code
-    return RunRecord(run_id, Path(run_dir), config, history, summary, artifacts, exit_code)
+    return RunRecord(run_id, Path(run_dir), config, history, summary, artifacts, exit_code, project, sweep_id)
 
 
 def _config_items(items: Any) -> dict[str, Any]:

@@ -304,6 +304,20 @@ class SweepStore:
             metric_imputed=int(metric_imputed),
         )
 
+    @property
+    def wandb_sweep(self) -> dict[str, Any] | None:
+        """The W&B sweep ``sync`` made of this sweep: ``{"path": "ENTITY/PROJECT/ID", "run_ids": [...]}``, or None."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'wandb_sweep'").fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def record_wandb_sweep(self, path: str, run_ids: list[str]) -> None:
+        """Remember the W&B sweep that holds the uploaded runs."""
+        with self._write():
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('wandb_sweep', ?)",
+                (json.dumps({"path": path, "run_ids": run_ids}),),
+            )
+
     def update_settings(self, **changes: Any) -> None:
         """Change stored run options (``resume --trial-timeout`` replaces the one given to ``run``)."""
         self.settings = {**self.settings, **changes}

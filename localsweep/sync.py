@@ -1,26 +1,112 @@
-"""Upload a sweep's offline runs with ``wandb sync``, one call per sweep, once a key and the network exist."""
+"""Upload an offline sweep so that it becomes a real W&B sweep, which ``wandb agent`` can continue online.
+
+W&B's own mechanisms, in two steps (wandb 0.23.1):
+
+1. ``wandb sync --project P [--entity E] RUN_DIR ...`` uploads every trial's offline run into the project. The runs
+   name no sweep (the trials ran without ``WANDB_SWEEP_ID``, see :meth:`localsweep.handoff.TrialTask.environment`):
+   a run naming a sweep the server has never seen is refused (404, wandb issue #8115).
+2. ``wandb.sweep(config, entity=E, project=P, prior_runs=[run ids])`` creates the sweep from the stored YAML and
+   attaches those runs to it (``InternalApi.upsert_sweep`` sends them as ``priorRunsFilters``, the same request
+   as ``wandb sweep --prior_run ID``). W&B's search then counts them: a grid skips the points that ran, bayes
+   models their results.
+
+The W&B sweep's path is recorded in the store, so a second ``sync`` does not make a second sweep.
+"""
 
 from __future__ import annotations
 
+import io
 import os
 import shlex
 import socket
 import sys
+from contextlib import redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlparse
 
+from localsweep import runlog
 from localsweep.store import SweepStore
 
 _DEFAULT_BASE_URL = "https://api.wandb.ai"
 
 
-def sync_command(store: SweepStore) -> list[str]:
-    """The ``wandb sync`` argv uploading every trial run of the sweep into its project (no key in argv)."""
-    run_dirs = [str(t.run_dir) for t in store.trials() if t.run_dir is not None]
-    project = store.config.get("project") or store.name
-    argv = [sys.executable, "-m", "wandb", "sync", "--project", str(project)]
-    if store.config.get("entity"):
-        argv += ["--entity", str(store.config["entity"])]
-    return [*argv, *run_dirs]
+@dataclass(frozen=True)
+class SyncPlan:
+    """What ``sync`` uploads, and where: the run ids and dirs of the trials, the W&B project and entity."""
+
+    sweep_name: str
+    config: dict[str, object]
+    project: str
+    entity: str | None
+    run_ids: list[str]
+    run_dirs: list[Path]
+
+    def upload_environment(self) -> dict[str, str]:
+        """The environment of the upload: this one, explicitly online (uploading is never offline)."""
+        return {**os.environ, "WANDB_MODE": "online"}
+
+    def upload_command(self) -> list[str]:
+        """The ``wandb sync`` argv uploading every run into the project (no key in argv)."""
+        argv = [sys.executable, "-m", "wandb", "sync", "--project", self.project]
+        if self.entity:
+            argv += ["--entity", self.entity]
+        return [*argv, *map(str, self.run_dirs)]
+
+    def sweep_command(self, config_path: Path) -> list[str]:
+        """The ``wandb sweep`` argv that makes the same sweep by hand (what :func:`create_sweep` does in-process)."""
+        argv = [sys.executable, "-m", "wandb", "sweep", "--project", self.project]
+        if self.entity:
+            argv += ["--entity", self.entity]
+        argv += ["--name", str(self.config.get("name") or self.sweep_name)]
+        for run_id in self.run_ids:
+            argv += ["--prior_run", run_id]
+        return [*argv, str(config_path)]
+
+
+def plan(store: SweepStore, project: str | None = None, entity: str | None = None) -> SyncPlan:
+    """The upload of ``store``'s sweep: every trial with a run dir except the interrupted ones (their points ran
+    again). The project is ``project``, else ``$WANDB_PROJECT``, else the YAML's ``project:``, else the one project
+    the runs recorded; the entity is ``entity``, else ``$WANDB_ENTITY``, else the YAML's ``entity:`` (else W&B's
+    default entity of the key).
+
+    Raises
+    ------
+    ValueError
+        When no trial has a run to upload, or no single project can be chosen.
+    """
+    trials = [t for t in store.trials() if t.run_dir is not None and not t.requeued]
+    if not trials:
+        raise ValueError(f"sweep {store.name} has no trial with a wandb run to upload yet")
+    run_dirs = [t.run_dir for t in trials if t.run_dir is not None]
+    project = project or os.environ.get("WANDB_PROJECT") or _str(store.config.get("project"))
+    if not project:
+        recorded = {runlog.read_run(d).project for d in run_dirs} - {None, ""}
+        if len(recorded) != 1:
+            raise ValueError(
+                f"sweep {store.name}: choose the W&B project with --project (the YAML sets none, and its runs "
+                f"recorded {sorted(map(str, recorded)) or 'none'})"
+            )
+        project = str(recorded.pop())
+    entity = entity or os.environ.get("WANDB_ENTITY") or _str(store.config.get("entity"))
+    return SyncPlan(store.name, store.config, project, entity, [t.run_id for t in trials], run_dirs)
+
+
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def create_sweep(sync_plan: SyncPlan) -> str:
+    """Create the W&B sweep holding the uploaded runs; returns its path ``ENTITY/PROJECT/SWEEP_ID``."""
+    import wandb  # an edge: talks to the W&B server
+    from wandb.apis import InternalApi
+
+    config = {**sync_plan.config, "name": sync_plan.config.get("name") or sync_plan.sweep_name}
+    os.environ["WANDB_MODE"] = "online"  # creating a sweep is never offline; said explicitly for the SDK
+    with redirect_stdout(io.StringIO()):  # wandb.sweep prints the id; we print the whole path below
+        sweep_id = wandb.sweep(config, entity=sync_plan.entity, project=sync_plan.project, prior_runs=sync_plan.run_ids)
+    entity = sync_plan.entity or InternalApi().settings("entity")
+    return f"{entity}/{sync_plan.project}/{sweep_id}" if entity else f"{sync_plan.project}/{sweep_id}"
 
 
 def _base_url() -> str:
@@ -41,8 +127,9 @@ def _has_key() -> bool:
 
 def _server_reachable(timeout: float = 3.0) -> bool:
     url = urlparse(_base_url())
+    default_port = 443 if url.scheme == "https" else 80
     try:
-        with socket.create_connection((url.hostname or "", url.port or 443), timeout=timeout):
+        with socket.create_connection((url.hostname or "", url.port or default_port), timeout=timeout):
             return True
     except OSError:
         return False

@@ -2,7 +2,8 @@
 
 It records its argv, the parameter file variables and ``wandb.config`` to ``echo-<run id>.json`` beside the
 sweep's wandb folder, then logs ``score`` for ``epochs`` steps (``score = x * (step + 1)``) and, when asked,
-raises or sleeps between steps (so hyperband has something to stop).
+raises or sleeps between steps (so hyperband has something to stop). Like an argparse program, it refuses a
+``--typo...`` argument with exit code 2 before it starts a run.
 """
 
 import json
@@ -16,6 +17,10 @@ import wandb
 
 def main() -> None:
     """Run one trial: wandb.init reads the sweep parameters exactly as under `wandb agent`."""
+    typos = [arg for arg in sys.argv[1:] if arg.startswith("--typo")]
+    if typos:
+        print(f"echo_config.py: error: unrecognized arguments: {' '.join(typos)}", file=sys.stderr)
+        sys.exit(2)
     run = wandb.init(project="echo-project")
     config = dict(run.config)
     record = {

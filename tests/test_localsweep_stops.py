@@ -1,0 +1,223 @@
+"""Every way a sweep stops leaves a record you can trust: signals at seeded moments, two controllers, exit codes.
+
+The trials are the tiny echo program (real wandb, offline; no TensorFlow), so each trial takes a second or two.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localsweep.runlog import read_run
+from localsweep.store import SweepStore
+from localsweep.trial import Trial
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PROGRAM = "tests/localsweep_programs/echo_config.py"
+FUNCTION = "tests.localsweep_programs.echo_config:main"
+
+pytestmark = pytest.mark.slow
+
+
+def write_yaml(tmp_path: Path, parameters: str, metric: str = "score", extra: str = "") -> Path:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(
+        f"program: {PROGRAM}\nmethod: grid\nmetric: {{name: {metric}, goal: maximize}}\n{extra}"
+        f"parameters:\n{parameters}"
+    )
+    return path
+
+
+def start(env: dict[str, str], *args: str | Path) -> subprocess.Popen[str]:
+    # A session of its own, like a shell job: Ctrl-C reaches its whole process group.
+    return subprocess.Popen(
+        [sys.executable, "-m", "localsweep", *map(str, args)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def finish(process: subprocess.Popen[str], code: int) -> str:
+    _, stderr = process.communicate(timeout=240)
+    assert process.returncode == code, stderr
+    assert f"{os.sep}localsweep{os.sep}" not in stderr, stderr  # no traceback through the engine itself
+    return stderr
+
+
+def trials(sweep: Path) -> list[Trial]:
+    return SweepStore.open(sweep).trials() if (sweep / "sweep.db").exists() else []
+
+
+def wait_for(sweep: Path, ready: Any, timeout: float = 60.0) -> list[Trial]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = trials(sweep)
+        if ready(found):
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for the sweep; trials: {[t.state for t in trials(sweep)]}")
+
+
+def point(config: dict[str, Any]) -> tuple[int, int]:
+    return config["x"], config["epochs"]
+
+
+def completed_runs(sweep: Path) -> dict[str, tuple[int, int]]:
+    """The run id and grid point of every wandb run that finished with exit code 0, read from the run dirs."""
+    # A run stopped inside wandb.init may have a run dir but no record log yet.
+    records = (read_run(log.parent) for log in (sweep / "wandb").glob("offline-run-*/run-*.wandb"))
+    return {r.run_id: point(r.config) for r in records if r.exit_code == 0}
+
+
+def assert_record_agrees_with_the_runs(sweep: Path) -> None:
+    """No trial left running, and every wandb run that finished is a trial recorded finished (with its run dir)."""
+    by_id = {t.run_id: t for t in trials(sweep)}
+    assert all(t.state != "running" for t in by_id.values())
+    for run_id in completed_runs(sweep):
+        assert by_id[run_id].state == "finished", by_id[run_id]
+        assert by_id[run_id].run_dir is not None
+    for t in by_id.values():
+        assert t.state == "finished" or (t.requeued and (t.error or "").startswith("interrupted: ")), t
+
+
+@pytest.mark.parametrize(("mode", "moments"), [([], 20), (["--function", FUNCTION], 6)], ids=["command", "pooled"])
+def test_ctrl_c_and_sigterm_at_seeded_moments_keep_every_finished_run(tmp_path, subprocess_env, mode, moments):
+    # Short (~1.2 s) and long (~2.7 s) trials, one or two at a time: signals land during start-up, wandb.init,
+    # logging, run.finish, artifact writes and the launch of the next trial.
+    xs = list(range(1, 21))
+    sweep_yaml = write_yaml(
+        tmp_path, f"  x: {{values: {xs}}}\n  epochs: {{values: [1, 6]}}\n  sleep: {{value: 0.25}}\n"
+    )
+    points = sorted((x, e) for x in xs for e in (1, 6))
+    sweep = tmp_path / "k"
+    rng = random.Random(2024)
+    kept: dict[str, Trial] = {}
+    for moment in range(moments):
+        known = len(trials(sweep))
+        command = ["resume", "k"] if known else ["run", sweep_yaml, "--name", "k", *mode]
+        workers = str(1 + moment % 2)
+        process = start(subprocess_env, *command, "--root", tmp_path, "--workers", workers, "--kill-delay", "20")
+        if moment < 2:  # during start-up: the store being created, the first trial being launched
+            time.sleep(rng.uniform(0.5, 2.5))
+        else:
+            wait_for(sweep, lambda ts, known=known: len(ts) > known)
+            time.sleep(rng.uniform(0.0, 2.5))
+        assert process.poll() is None, "the sweep ended before the signal: make the grid larger"
+        signum = signal.SIGINT if moment % 2 == 0 else signal.SIGTERM
+        if signum == signal.SIGINT:
+            os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground process group
+        else:
+            process.send_signal(signal.SIGTERM)  # docker stop, kill, a scheduler
+        stderr = finish(process, 128 + signum)
+        if moment >= 2:
+            assert f"continue with: python -m localsweep resume k --root {tmp_path}" in stderr
+        now = {t.run_id: t for t in trials(sweep)}
+        assert all(now[run_id] == trial for run_id, trial in kept.items())  # finished trials never change
+        kept.update({run_id: t for run_id, t in now.items() if t.state == "finished"})
+        assert_record_agrees_with_the_runs(sweep)
+    finish(start(subprocess_env, "resume", "k", "--root", tmp_path, "--workers", "2"), 0)
+    final = trials(sweep)
+    assert all(t in final for t in kept.values())
+    finished = [t for t in final if t.state == "finished"]
+    assert sorted(point(t.config) for t in finished) == points  # each grid point finished exactly once
+    assert Counter(completed_runs(sweep).values()) == Counter(points)  # and the run dirs say the same
+    assert_record_agrees_with_the_runs(sweep)
+
+
+def test_resume_while_the_controller_lives_is_refused_and_changes_nothing(tmp_path, subprocess_env):
+    sweep_yaml = write_yaml(tmp_path, "  x: {values: [1, 2]}\n  sleep: {value: 600}\n")
+    sweep = tmp_path / "b"
+    first = start(subprocess_env, "run", sweep_yaml, "--name", "b", "--root", tmp_path, "--kill-delay", "5")
+    (running,) = wait_for(sweep, lambda ts: len(ts) == 1 and (sweep / f"echo-{ts[0].run_id}.json").exists())
+    second = start(subprocess_env, "resume", "b", "--root", tmp_path)
+    stderr = finish(second, 75)
+    assert f"error: sweep b is being run by another controller (pid {first.pid} on host " in stderr
+    status = subprocess.run(
+        [sys.executable, "-m", "localsweep", "status", "b", "--root", str(tmp_path)],
+        cwd=REPO_ROOT, env=subprocess_env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert f"controller: running (pid {first.pid} on host " in status.stdout
+    assert trials(sweep) == [running]  # untouched: still running, its process alive
+    assert first.poll() is None
+    first.send_signal(signal.SIGTERM)
+    finish(first, 143)
+    (ended,) = trials(sweep)
+    assert ended.state == "crashed" and ended.requeued
+
+
+def test_status_says_when_the_controller_is_dead(tmp_path, subprocess_env):
+    sweep_yaml = write_yaml(tmp_path, "  x: {values: [1]}\n  sleep: {value: 600}\n")
+    sweep = tmp_path / "d"
+    process = start(subprocess_env, "run", sweep_yaml, "--name", "d", "--root", tmp_path)
+    wait_for(sweep, lambda ts: len(ts) == 1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
+    status = subprocess.run(
+        [sys.executable, "-m", "localsweep", "status", "d", "--root", str(tmp_path)],
+        cwd=REPO_ROOT, env=subprocess_env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert f"controller: dead (pid {process.pid} on host " in status.stdout
+    assert f"its process {process.pid} is gone): `python -m localsweep resume d` continues" in status.stdout
+    assert "running, no controller" in status.stdout
+
+
+def run_sweep(env: dict[str, str], tmp_path: Path, sweep_yaml: Path, code: int, *extra: str) -> str:
+    return finish(start(env, "run", sweep_yaml, "--name", "s", "--root", tmp_path, *extra), code)
+
+
+def test_a_grid_where_every_trial_failed_exits_1_with_the_first_error(tmp_path, subprocess_env):
+    sweep_yaml = write_yaml(tmp_path, "  x: {values: [1, 2]}\n  fail: {value: true}\n")
+    stderr = run_sweep(subprocess_env, tmp_path, sweep_yaml, 1)
+    assert "grid exhausted: every point has run; no trial succeeded: all 2 failed. The first, trial 1" in stderr
+    assert "RuntimeError: asked to fail with x=1" in stderr
+
+
+def test_refused_parameters_stop_the_sweep_at_the_first_trial_with_its_message(tmp_path, subprocess_env):
+    sweep_yaml = write_yaml(tmp_path, "  x: {values: [1, 2, 3]}\n  typo_rate: {value: 0.1}\n")
+    stderr = run_sweep(subprocess_env, tmp_path, sweep_yaml, 2)
+    assert len(trials(tmp_path / "s")) == 1
+    assert "refused its parameters (exit code 2" in stderr
+    assert "echo_config.py: error: unrecognized arguments: --typo_rate=0.1" in stderr
+
+
+def test_a_metric_never_logged_stops_the_sweep_after_one_trial(tmp_path, subprocess_env):
+    sweep_yaml = write_yaml(tmp_path, "  x: {values: [1, 2, 3]}\n", metric="val_acc")
+    stderr = run_sweep(subprocess_env, tmp_path, sweep_yaml, 2)
+    (only,) = trials(tmp_path / "s")
+    assert only.state == "finished"
+    assert "the sweep's metric 'val_acc' was never logged by trial 1" in stderr
+    assert "It logged: epoch, score. Fix metric.name in the sweep YAML" in stderr
+
+
+def test_method_custom_is_refused_before_a_sweep_folder_exists(tmp_path, subprocess_env):
+    sweep_yaml = write_yaml(tmp_path, "  x: {values: [1]}\n", extra="scheduler: {engine: optuna}\n")
+    sweep_yaml.write_text(sweep_yaml.read_text().replace("method: grid", "method: custom"))
+    stderr = run_sweep(subprocess_env, tmp_path, sweep_yaml, 2)
+    assert "method: W&B's schema accepts `method: custom`" in stderr
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("mode", [[], ["--function", "trainer.train:agent_function"]], ids=["command", "pooled"])
+def test_the_trainer_refusing_a_typo_stops_the_sweep_with_its_own_message(tmp_path, subprocess_env, mode):
+    sweep_yaml = tmp_path / "typo.yaml"
+    sweep_yaml.write_text(
+        "program: trainer\nmethod: grid\nmetric: {name: val_accuracy, goal: maximize}\n"
+        "command: ['${env}', '${interpreter}', '-m', 'trainer', '${args}']\n"
+        "parameters:\n  learnin_rate: {values: [0.1, 0.01]}\n  train_size: {value: 200}\n"
+    )
+    stderr = run_sweep(subprocess_env, tmp_path, sweep_yaml, 2, *mode)
+    assert len(trials(tmp_path / "s")) == 1
+    assert "trainer: error: unknown config key(s) ['learnin_rate']" in stderr
