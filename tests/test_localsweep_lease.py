@@ -61,7 +61,8 @@ def test_a_reused_pid_is_not_mistaken_for_the_holder(tmp_path: Path) -> None:
     store.acquire_lease()
     set_holder(tmp_path / "s", pid_started="1")  # this pid, but a process that started at another time
     taken = SweepStore.open(tmp_path / "s").acquire_lease()
-    assert taken is not None and "the pid now belongs to another process" in taken[1]
+    assert taken is not None
+    assert "the pid now belongs to another process" in taken[1]
 
 
 def test_another_hosts_controller_is_refused_until_its_heartbeat_is_stale(tmp_path: Path) -> None:
@@ -72,7 +73,8 @@ def test_another_hosts_controller_is_refused_until_its_heartbeat_is_stale(tmp_pa
         SweepStore.open(tmp_path / "s").acquire_lease()
     set_holder(tmp_path / "s", heartbeat_at=time.time() - lease.STALE_AFTER_S - 5)
     taken = SweepStore.open(tmp_path / "s").acquire_lease()
-    assert taken is not None and taken[1].startswith("no heartbeat from host gpu-node-7 for 35 s")
+    assert taken is not None
+    assert taken[1].startswith("no heartbeat from host gpu-node-7 for 35 s")
 
 
 def test_controller_reports_alive_dead_or_none(tmp_path: Path) -> None:
@@ -80,10 +82,12 @@ def test_controller_reports_alive_dead_or_none(tmp_path: Path) -> None:
     assert store.controller() == (None, None)
     store.acquire_lease()
     holder, dead = store.controller()
-    assert isinstance(holder, Holder) and dead is None
+    assert isinstance(holder, Holder)
+    assert dead is None
     set_holder(tmp_path / "s", host="elsewhere", heartbeat_at=0.0)
     _, dead = store.controller()
-    assert dead is not None and dead.startswith("no heartbeat from host elsewhere")
+    assert dead is not None
+    assert dead.startswith("no heartbeat from host elsewhere")
 
 
 def test_a_store_from_before_the_lease_is_migrated_on_open(tmp_path: Path) -> None:

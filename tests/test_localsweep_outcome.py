@@ -50,14 +50,19 @@ def test_decide_follows_the_one_rule_in_every_case(run: str, process: str, flags
     elif "stop_requested" in flags:  # early termination: real metrics, not a crash
         assert verdict == Verdict(STOPPED)
     elif "timed_out" in flags:
-        assert verdict.state == CRASHED and not verdict.requeue and not verdict.refused
+        assert verdict.state == CRASHED
+        assert not verdict.requeue
+        assert not verdict.refused
         assert (verdict.error or "").startswith("timed out after 3 s (--trial-timeout), then ended: ")
         assert (verdict.error or "").endswith("last words")
     elif "interrupted" in flags:  # only trials with no finished run are requeued
-        assert verdict.state == CRASHED and verdict.requeue and not verdict.refused
+        assert verdict.state == CRASHED
+        assert verdict.requeue
+        assert not verdict.refused
         assert (verdict.error or "").startswith("interrupted: the sweep stopped before this trial's wandb run")
     else:
-        assert verdict.state == CRASHED and not verdict.requeue
+        assert verdict.state == CRASHED
+        assert not verdict.requeue
         assert verdict.refused is (process == "2")
         assert verdict.error
 
@@ -77,5 +82,6 @@ def test_decide_says_why_a_trial_that_exited_0_crashed(run: str, error: str) -> 
 def test_decide_keeps_the_processes_own_error_and_flags_refused_arguments() -> None:
     assert decide(Ending(PROCESSES["1"]), None) == Verdict(CRASHED, "exit code 1\nTraceback: boom")
     refused = decide(Ending(PROCESSES["2"]), None)
-    assert refused.refused and "unrecognized arguments" in (refused.error or "")
+    assert refused.refused
+    assert "unrecognized arguments" in (refused.error or "")
     assert decide(Ending(Outcome(-9, None)), None).error == "killed by signal SIGKILL (exit code -9)"

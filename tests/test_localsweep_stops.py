@@ -155,7 +155,8 @@ def test_resume_while_the_controller_lives_is_refused_and_changes_nothing(tmp_pa
     first.send_signal(signal.SIGTERM)
     finish(first, 143)
     (ended,) = trials(sweep)
-    assert ended.state == "crashed" and ended.requeued
+    assert ended.state == "crashed"
+    assert ended.requeued
 
 
 def test_status_says_when_the_controller_is_dead(tmp_path, subprocess_env):
