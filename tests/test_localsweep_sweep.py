@@ -213,12 +213,3 @@ def test_kill_9_then_resume_loses_no_finished_trial_and_repeats_no_grid_point(tm
     crashed = [t for t in after if t.state == "crashed"]
     assert len(after) == 5 + len(crashed)
     assert all(t.requeued and "interrupted" in (t.error or "") for t in crashed)
-
-
-def test_sync_without_a_key_says_what_it_would_run_and_fails(tmp_path, subprocess_env):
-    sweep = write_yaml(tmp_path, "method: grid\nparameters:\n  x: {values: [1]}\n")
-    localsweep(subprocess_env, "run", sweep, "--root", tmp_path, "--name", "s")
-    done = localsweep(subprocess_env, "sync", "s", "--root", tmp_path, check=1)
-    assert "no W&B API key" in done.stderr
-    assert "-m wandb sync --project s " in done.stderr
-    assert "offline-run-" in done.stderr
