@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
             help="end a trial running longer and record it crashed (default: no limit; kept for resume)",
         )
     for name, text in (
-        ("status", "every trial"),
+        ("status", "the controller (alive or dead) and every trial"),
         ("best", "the best trial"),
         ("sync", "upload the runs and make them a W&B sweep that `wandb agent` can continue"),
     ):

@@ -14,7 +14,7 @@ import yaml
 from localsweep.engine import params, schema, sweeps
 
 # PyYAML implements YAML 1.1, whose float pattern needs a dot in the mantissa and a sign in the exponent:
-# `1e-5` or `3e4` load as strings, and W&B then rejects or mis-samples them (NOTES.md, YAML traps).
+# `1e-5` or `3e4` load as strings, and W&B then rejects or mis-samples them.
 _UNREAD_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 _GRID_TYPES = {
     params.HyperParameter.CATEGORICAL,
