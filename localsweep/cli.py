@@ -23,17 +23,15 @@ from typing import Any
 import yaml
 
 from localsweep import sync
-from localsweep.controller import INTERRUPTED_BASE
-from localsweep.lease import LeaseLostError, SweepBusyError
-from localsweep.orphans import end_orphans
-from localsweep.outcome import Ending
-from localsweep.record import record_ending
+from localsweep.controller import Controller
+from localsweep.lease import SweepBusyError
 from localsweep.report import Progress, controller_line, status_json, table, trial_json
-from localsweep.store import DEFAULT_ROOT, SweepStore, locate_sweep
-from localsweep.trial import FINISHED, RUNNING
+from localsweep.storage import DatabaseUnavailableError
+from localsweep.store import DEFAULT_ROOT, STORAGE_VAR, SweepStore, default_storage, find_sweep
+from localsweep.trial import FINISHED
 from localsweep.validate import SweepConfigError, check_sweep_config, load_sweep_config
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")  # 60: a PostgreSQL schema name is ls_<name>, 63 at most
 
 
 def _positive(text: str) -> int:
@@ -60,28 +58,40 @@ def _delay(text: str) -> float:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m localsweep", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="start a new sweep from a W&B sweep YAML")
-    run.add_argument("sweep_yaml", type=Path)
-    run.add_argument("--name", help="sweep name (default: <yaml name>-<date>-<time>)")
-    run.add_argument("--seed", type=int, help="make random/bayes suggestions reproducible")
-    run.add_argument("--function", help="pooled mode: 'module:callable' run in long-lived workers")
-    run.add_argument("--max-trials-per-worker", type=_positive, default=20, help="pooled mode recycling")
+    create = commands.add_parser(
+        "create", help="record a new sweep from a W&B sweep YAML without running it (agents then join it)"
+    )
+    run = commands.add_parser("run", help="start a new sweep from a W&B sweep YAML and run it here")
+    for sub in (create, run):
+        sub.add_argument("sweep_yaml", type=Path)
+        sub.add_argument("--name", help="sweep name (default: <yaml name>-<date>-<time>)")
+        sub.add_argument("--seed", type=int, help="make random/bayes suggestions reproducible")
+        sub.add_argument("--function", help="pooled mode: 'module:callable' run in long-lived workers")
+        sub.add_argument("--max-trials-per-worker", type=_positive, default=20, help="pooled mode recycling")
+        sub.add_argument(
+            "--trial-timeout",
+            type=_seconds,
+            help="end a trial running longer and record it crashed (default: no limit; kept for resume and agents)",
+        )
     resume = commands.add_parser(
         "resume", help="continue a sweep: trials its last controller left are recorded, interrupted points rerun"
     )
     resume.add_argument("name", nargs="?", help="sweep name (default: the newest sweep)")
-    for sub in (run, resume):
-        sub.add_argument("--count", type=_positive, help="start at most this many trials now")
+    agent = commands.add_parser(
+        "agent",
+        help="join a sweep from any host (with --storage postgresql://...): run its trials, take over its "
+        "controller role when the holder dies",
+    )
+    agent.add_argument("name", help="sweep name")
+    for sub in (run, resume, agent):
+        sub.add_argument("--count", type=_positive, help="take at most this many trials (this process)")
         sub.add_argument("--workers", type=_positive, default=1, help="trials in parallel")
         sub.add_argument(
             "--kill-delay", type=_delay, default=30.0, help="seconds from asking a trial to stop to SIGKILL (>= 0)"
         )
         sub.add_argument("--max-initial-failures", type=_positive, default=5, help="give up after this many")
-        sub.add_argument(
-            "--trial-timeout",
-            type=_seconds,
-            help="end a trial running longer and record it crashed (default: no limit; kept for resume)",
-        )
+        if sub is not run:
+            sub.add_argument("--trial-timeout", type=_seconds, help="replace the sweep's trial time limit")
     for name, text in (
         ("status", "the controller (alive or dead) and every trial"),
         ("best", "the best trial"),
@@ -95,7 +105,15 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--project", help="W&B project (default: $WANDB_PROJECT, the YAML's, the runs')")
             sub.add_argument("--entity", help="W&B entity (default: $WANDB_ENTITY, the YAML's, the key's own)")
     for sub in commands.choices.values():
-        sub.add_argument("--root", type=Path, default=DEFAULT_ROOT, help=f"sweeps folder (default {DEFAULT_ROOT})")
+        sub.add_argument(
+            "--root", type=Path, default=DEFAULT_ROOT, help=f"this host's sweeps folder (default {DEFAULT_ROOT})"
+        )
+        sub.add_argument(
+            "--storage",
+            default=default_storage(),
+            help=f"where sweeps are recorded: a postgresql:// URL shared by agents on many hosts (default: "
+            f"${STORAGE_VAR}, else a SQLite file in each sweep's folder)",
+        )
     return parser
 
 
@@ -118,7 +136,7 @@ def _create(args: argparse.Namespace) -> SweepStore:
         problems = err.violations + problems
     name = args.name or f"{args.sweep_yaml.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     if not _NAME.match(name):
-        problems.append(f"--name: letters, digits, '.', '_' and '-' only, but got {name!r}")
+        problems.append(f"--name: at most 60 letters, digits, '.', '_' and '-', but got {name!r}")
     if problems:
         raise SweepConfigError(str(args.sweep_yaml), problems)
     from wandb.sdk.lib.runid import generate_id
@@ -131,12 +149,14 @@ def _create(args: argparse.Namespace) -> SweepStore:
         config=config,
         source=str(args.sweep_yaml),
         settings={**settings, "max_trials_per_worker": args.max_trials_per_worker, "trial_timeout": args.trial_timeout},
+        storage=args.storage,
     )
 
 
-def _run(store: SweepStore, args: argparse.Namespace) -> int:
-    """Run the sweep under its lease (the caller acquired it) until it ends; returns the exit code."""
-    from localsweep.controller import Controller, RunOptions
+def _run(store: SweepStore, args: argparse.Namespace, workdir: Path | None = None) -> int:
+    """Run an agent of the sweep until it ends; returns the exit code. ``workdir``: where trials start (default:
+    the one the sweep was created in)."""
+    from localsweep.agent import INTERRUPTED_BASE, Agent, RunOptions
 
     if args.trial_timeout is not None and args.trial_timeout != store.settings.get("trial_timeout"):
         store.update_settings(trial_timeout=args.trial_timeout)
@@ -150,17 +170,15 @@ def _run(store: SweepStore, args: argparse.Namespace) -> int:
         kill_delay=args.kill_delay,
         max_initial_failures=args.max_initial_failures,
         trial_timeout=settings.get("trial_timeout"),
-        workdir=Path(settings["workdir"]),
+        workdir=workdir or Path(settings["workdir"]),
     )
-    resume = f"python -m localsweep resume {store.name} --root {args.root}"
+    where = f" --storage {_public(args.storage)}" if args.storage else ""
+    resume = f"python -m localsweep resume {store.name} --root {args.root}{where}"
     try:
-        ended = Controller(store, options, Progress(store)).run()
-    except LeaseLostError as err:
-        print(f"\nerror: {err}", file=sys.stderr)
-        return 1
-    except (OSError, sqlite3.Error) as err:
-        # A full disk, a read-only or vanished sweep folder, a trial command that cannot start: each store
-        # write is one transaction, so the store keeps everything recorded before the failure.
+        ended = Agent(store, options, Progress(store)).run()
+    except (OSError, sqlite3.Error, DatabaseUnavailableError) as err:
+        # A full disk, a read-only or vanished sweep folder, a trial command that cannot start, a database gone
+        # for good: each store write is one transaction, so the store keeps everything recorded before the failure.
         print(f"\nerror: the sweep stopped ({store.directory}): {type(err).__name__}: {err}", file=sys.stderr)
         print(f"nothing recorded so far is lost; once that is fixed: {resume}", file=sys.stderr)
         return 1
@@ -169,6 +187,11 @@ def _run(store: SweepStore, args: argparse.Namespace) -> int:
     if ended.exit_code > INTERRUPTED_BASE:
         print(f"finished trials are kept; continue with: {resume}", file=sys.stderr)
     return ended.exit_code
+
+
+def _public(url: str) -> str:
+    """``url`` without its password, for messages."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
 def _locked(store: SweepStore) -> SweepStore:
@@ -183,12 +206,16 @@ def _locked(store: SweepStore) -> SweepStore:
     return store
 
 
+def _open(args: argparse.Namespace, name: str | None) -> SweepStore:
+    return SweepStore.connect(find_sweep(name, args.root, args.storage))
+
+
 def _resume(args: argparse.Namespace) -> int:
-    store = _locked(SweepStore.open(locate_sweep(args.name, args.root)))
+    store = _locked(_open(args, args.name))
     try:
-        left = [t for t in store.trials() if t.state == RUNNING]
-        end_orphans(store.sweep_id, left)  # none of them may still be writing when their runs are read
-        recorded = [record_ending(store, t.run_id, Ending(process=None, interrupted=True))[0] for t in left]
+        store.reopen()  # whatever ended it before (a target, a refused parameter) is judged again
+        role = Controller(store, seed=None, max_initial_failures=args.max_initial_failures, event=lambda _: None)
+        recorded = role.reclaim(store.trials(), store.agents())
         if recorded:
             finished = sum(t.state == FINISHED for t in recorded)
             print(
@@ -202,12 +229,18 @@ def _resume(args: argparse.Namespace) -> int:
         store.release_lease()
 
 
+def _agent(args: argparse.Namespace) -> int:
+    store = _open(args, args.name)
+    print(f"agent joining sweep {store.name} ({store.describe()}), trials start in {Path.cwd()}", file=sys.stderr)
+    return _run(store, args, workdir=Path.cwd())
+
+
 def _print_json(value: Any) -> None:
     print(json.dumps(value, indent=2, default=str))
 
 
 def _status(args: argparse.Namespace) -> int:
-    store = SweepStore.open(locate_sweep(args.name, args.root))
+    store = _open(args, args.name)
     if args.json:
         _print_json(status_json(store))
     else:
@@ -219,7 +252,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _best(args: argparse.Namespace) -> int:
-    store = SweepStore.open(locate_sweep(args.name, args.root))
+    store = _open(args, args.name)
     best = store.best_trial()
     if best is None:
         print(f"sweep {store.name} has no finished trial with a {store.metric_name} value yet", file=sys.stderr)
@@ -234,7 +267,7 @@ def _best(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    store = SweepStore.open(locate_sweep(args.name, args.root))
+    store = _open(args, args.name)
     try:
         sync_plan = sync.plan(store, args.project, args.entity)
     except ValueError as err:
@@ -285,7 +318,13 @@ def main(argv: list[str] | None = None) -> int:
                 return _run(store, args)
             finally:
                 store.release_lease()
-        handlers = {"resume": _resume, "status": _status, "best": _best, "sync": _sync}
+        if args.command == "create":
+            store = _create(args)
+            print(store.name)
+            print(f"sweep {store.name} recorded in {store.describe()}: start agents with "
+                  f"`python -m localsweep agent {store.name}`", file=sys.stderr)  # fmt: skip
+            return 0
+        handlers = {"resume": _resume, "agent": _agent, "status": _status, "best": _best, "sync": _sync}
         return handlers[args.command](args)
     except SweepConfigError as err:
         print(err, file=sys.stderr)
@@ -293,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     except SweepBusyError as err:
         print(f"error: {err}", file=sys.stderr)
         return 75  # EX_TEMPFAIL: try again once the other controller has ended
-    except (FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError) as err:
+    except (FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except DatabaseUnavailableError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1

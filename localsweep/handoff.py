@@ -52,12 +52,19 @@ class TrialTask:
     log_path: Path
     live_path: Path
     project: str | None = None
+    extra_env: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def create(
-        cls, layout: SweepLayout, sweep_id: str, run_id: str, params: dict[str, Any], project: str | None
+        cls,
+        layout: SweepLayout,
+        sweep_id: str,
+        run_id: str,
+        params: dict[str, Any],
+        project: str | None,
+        extra_env: Mapping[str, str] | None = None,
     ) -> TrialTask:
-        """The task of trial ``run_id`` of a sweep laid out as ``layout``."""
+        """The task of trial ``run_id`` of a sweep laid out as ``layout``; ``extra_env`` goes to the trial too."""
         return cls(
             run_id=run_id,
             sweep_id=sweep_id,
@@ -67,6 +74,7 @@ class TrialTask:
             log_path=layout.log_path(run_id),
             live_path=layout.live_path(run_id),
             project=project,
+            extra_env=tuple(sorted((extra_env or {}).items())),
         )
 
     @property
@@ -100,7 +108,7 @@ class TrialTask:
         }
         if self.project:
             env["WANDB_PROJECT"] = self.project
-        return env
+        return env | dict(self.extra_env)
 
     def process_environment(self, inherited: Mapping[str, str]) -> dict[str, str]:
         """The whole environment of the trial's process: ``inherited`` (less a stray ``WANDB_SWEEP_ID`` and

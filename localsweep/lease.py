@@ -20,9 +20,12 @@ from pathlib import Path
 from wandb.sdk.lib.runid import generate_id
 
 HEARTBEAT_S = 2.0
-"""How often a controller renews its lease."""
-STALE_AFTER_S = 30.0
-"""A lease held from another host with no heartbeat for this long is taken over (many missed heartbeats)."""
+"""How often a controller renews its lease (and an agent says it is alive)."""
+STALE_AFTER_VAR = "LOCALSWEEP_STALE_AFTER"
+STALE_AFTER_S = float(os.environ.get(STALE_AFTER_VAR) or 30.0)
+"""A lease (or an agent) on another host with no heartbeat for this long is dead (many missed heartbeats);
+``$LOCALSWEEP_STALE_AFTER`` seconds when set."""
+HOST_VAR = "LOCALSWEEP_HOST"
 _PROC = Path("/proc")
 
 
@@ -50,11 +53,17 @@ class Holder:
         return f"pid {self.pid} on host {self.host}, heartbeat {max(0.0, now - self.heartbeat_at):.0f} s ago"
 
 
+def hostname() -> str:
+    """This machine's name as the sweep knows it: ``$LOCALSWEEP_HOST`` when set (a pod or container whose name
+    says more than its hostname), else the hostname. Processes with the same name must share a pid namespace."""
+    return os.environ.get(HOST_VAR) or socket.gethostname()
+
+
 def this_process(now: float | None = None) -> Holder:
     """A new lease holder for the calling process."""
     now = time.time() if now is None else now
     pid = os.getpid()
-    return Holder(generate_id(16), socket.gethostname(), pid, process_started(pid), now, now)
+    return Holder(generate_id(16), hostname(), pid, process_started(pid), now, now)
 
 
 def process_started(pid: int) -> str | None:
@@ -77,7 +86,7 @@ def dead_because(holder: Holder, now: float, host: str | None = None) -> str | N
     >>> dead_because(h, now=110.0, host="here") is None, dead_because(h, now=200.0, host="here")
     (True, 'no heartbeat from host elsewhere for 100 s (over 30 s)')
     """
-    host = socket.gethostname() if host is None else host
+    host = hostname() if host is None else host
     if holder.host != host:
         silent = now - holder.heartbeat_at
         return (

@@ -6,8 +6,10 @@ worker, ``resume`` after ``kill -9``), so they cannot disagree about the same fa
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from localsweep import runlog, search
@@ -17,6 +19,7 @@ from localsweep.slot import log_tail
 from localsweep.store import SweepStore
 from localsweep.trial import CRASHED, Trial
 
+PREDICTIONS_TYPE = "predictions"  # the artifact type the trainer logs its test-set predictions as
 EXIT_RECORD_WAIT_S = 5.0
 """``run.finish()`` can return before wandb-core has written the run's exit record: wait this long for it."""
 
@@ -38,11 +41,16 @@ def read_run(store: SweepStore, run_id: str, wait: bool) -> runlog.RunRecord | N
         time.sleep(0.02)
 
 
-def record_ending(store: SweepStore, run_id: str, ending: Ending) -> tuple[Trial, Verdict]:
-    """Decide how trial ``run_id`` ended and store it in one transaction; returns the stored trial and verdict.
+def record_ending(
+    store: SweepStore, run_id: str, ending: Ending, owner: str | None = None
+) -> tuple[Trial, Verdict] | None:
+    """Decide how trial ``run_id`` ended and store it in one transaction; returns the stored trial and verdict,
+    or None when the store refused it (``owner``, the agent that ran it, no longer owns it: see
+    :meth:`SweepStore.finish_trial`; without ``owner`` the caller holds the lease).
 
     A process that exited by itself has written (or is writing) its exit record, so its run is waited for; one
-    killed by a signal, or not waited for at all, never will be.
+    killed by a signal, or not waited for at all, never will be. Where the store is the only place every host
+    reaches (PostgreSQL), a finished trial's predictions table goes into it too.
     """
     code = None if ending.process is None else ending.process.exit_code
     run = read_run(store, run_id, wait=code is not None and code >= 0)
@@ -61,8 +69,9 @@ def record_ending(store: SweepStore, run_id: str, ending: Ending) -> tuple[Trial
         trials = store.trials()
         this = replace(next(t for t in trials if t.run_id == run_id), history=history, summary=summary)
         value = search.imputed_metric(store.config, this, trials)
-    store.finish_trial(
+    recorded = store.finish_trial(
         run_id,
+        owner=owner,
         state=verdict.state,
         requeued=verdict.requeue,
         exit_code=code,
@@ -74,7 +83,18 @@ def record_ending(store: SweepStore, run_id: str, ending: Ending) -> tuple[Trial
         metric_value=value,
         metric_imputed=imputed,
     )
+    if not recorded:
+        return None
+    if store.storage is not None and run is not None and verdict.state != CRASHED:
+        _keep_predictions(store, run)
     return store.trial(run_id), verdict
+
+
+def _keep_predictions(store: SweepStore, run: runlog.RunRecord) -> None:
+    artifact = run.artifact(PREDICTIONS_TYPE)
+    for name, path in ({} if artifact is None else artifact.entries).items():
+        with contextlib.suppress(OSError):  # a file the run named but never wrote: the report says it is missing
+            store.store_file(run.run_id, name, Path(path).read_bytes())
 
 
 def _artifacts(run: runlog.RunRecord) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from localsweep.store import SweepStore
-from localsweep.trial import CRASHED, FINISHED, RUNNING, STOPPED, Trial, sort_key
+from localsweep.trial import CRASHED, FINISHED, RUNNING, STOPPED, Trial, best, sort_key
 
 
 def _fmt(value: float | None) -> str:
@@ -131,12 +131,12 @@ class Progress:
         self._live = stream.isatty()
         self._shown = ""
 
-    def line(self, planned: int | None, seconds_per_trial: float | None, workers: int) -> str:
-        """The status line: done/running/failed, best so far, ETA."""
-        counts = Counter(t.state for t in self._store.trials() if not t.requeued)
+    def line(self, trials: Sequence[Trial], planned: int | None, seconds_per_trial: float | None, workers: int) -> str:
+        """The status line: done/running/failed, best so far, ETA (from ``trials``: no store read)."""
+        counts = Counter(t.state for t in trials if not t.requeued)
         done = counts[FINISHED] + counts[STOPPED] + counts[CRASHED]
-        best = self._store.best_trial()
-        best_text = "-" if best is None else f"{_fmt(best.metric_value)} ({best.run_id})"
+        leader = best(self._store.goal, trials)
+        best_text = "-" if leader is None else f"{_fmt(leader.metric_value)} ({leader.run_id})"
         eta = None
         if planned is not None and seconds_per_trial is not None:
             eta = max(0, planned - done) * seconds_per_trial / workers

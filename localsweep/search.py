@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 
 from localsweep.engine import bayes_search, schema, sweep_run, sweeps
-from localsweep.trial import CRASHED, FINISHED, RUNNING, STOPPED, Trial, reaches
+from localsweep.trial import CRASHED, FINISHED, PENDING, RUNNING, STOPPED, Trial, reaches
 
 _STATES = {
+    PENDING: sweeps.RunState.pending,  # suggested, not yet started: a grid must not suggest its point again
     RUNNING: sweeps.RunState.running,
     FINISHED: sweeps.RunState.finished,
     # A hyperband-stopped trial's metrics are real measurements: W&B's search should learn from them.

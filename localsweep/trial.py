@@ -15,18 +15,22 @@ from typing import Any
 class TrialState(enum.StrEnum):
     """How far a trial got. Stored as its value, so a ``TrialState`` compares equal to that string.
 
+    ``pending`` = suggested by the controller, not yet taken by an agent; ``running`` = taken and started;
     ``stopped`` = ended early by the sweep's early termination (its metrics are real measurements); ``crashed`` =
     ended with an error, timed out, or interrupted before its wandb run finished. W&B's ``killed``/``failed`` are
     not used: the record says what happened, the search maps it to W&B's run states.
     """
 
+    PENDING = "pending"
     RUNNING = "running"
     FINISHED = "finished"
     STOPPED = "stopped"
     CRASHED = "crashed"
 
 
-RUNNING, FINISHED, STOPPED, CRASHED = TrialState.RUNNING, TrialState.FINISHED, TrialState.STOPPED, TrialState.CRASHED
+PENDING, RUNNING, FINISHED = TrialState.PENDING, TrialState.RUNNING, TrialState.FINISHED
+STOPPED, CRASHED = TrialState.STOPPED, TrialState.CRASHED
+ENDED = (FINISHED, STOPPED, CRASHED)
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,9 @@ class Trial:
     (``{"learning_rate": {"value": 0.001}}``). ``metric_value`` is the sweep metric (summary value, else the
     best value in the history; imputed per ``metric.impute`` for crashed trials, then ``metric_imputed``).
     ``requeued`` marks a trial interrupted (the sweep was stopped, or its controller died) before its wandb run
-    finished: it does not count toward the search, and a grid gives its point to a new trial.
+    finished: it does not count toward the search, and a grid gives its point to a new trial. ``agent`` and
+    ``host`` say who runs (ran) it; ``stop_requested`` is early termination's decision to stop it, ``decided`` the
+    length of its metric history that early termination has judged (a trial waiting at a rung goes on past it).
     """
 
     number: int
@@ -56,6 +62,10 @@ class Trial:
     metric_imputed: bool
     requeued: bool
     pid: int | None
+    agent: str | None = None
+    host: str | None = None
+    stop_requested: bool = False
+    decided: int = 0
 
     @property
     def config(self) -> dict[str, Any]:
@@ -71,6 +81,11 @@ class Trial:
     def scored(self) -> bool:
         """True when the trial measured the sweep metric: finished or stopped, with a value that is not imputed."""
         return self.state in (FINISHED, STOPPED) and self.metric_value is not None and not self.metric_imputed
+
+
+def succeeded(trial: Trial, metric_name: str | None) -> bool:
+    """A trial that did what its sweep needs: measured the metric, or (a sweep without one) finished."""
+    return trial.scored if metric_name is not None else trial.state in (FINISHED, STOPPED)
 
 
 def better(goal: str, value: float, than: float) -> bool:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from localsweep.store import STORAGE_VAR
+from tests.postgres_server import PostgresUnavailableError, Server, postgres_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,6 +48,46 @@ def _teardown_wandb() -> None:
     wandb = sys.modules.get("wandb")
     if wandb is not None:
         wandb.teardown()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--storage-backend",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="where the sweeps of the tests are recorded: SQLite files (default) or a real PostgreSQL server "
+        "started for the session (each test gets its own database, as $LOCALSWEEP_STORAGE)",
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Server]:
+    """A real PostgreSQL server for the whole session (skips the test where none can be started)."""
+    try:
+        with postgres_server() as server:
+            yield server
+    except PostgresUnavailableError as err:
+        pytest.skip(str(err))
+
+
+@pytest.fixture
+def postgres_url(postgres: Server) -> Iterator[str]:
+    """A new, empty database on the session's PostgreSQL server, dropped after the test."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    url = postgres.create_database(name)
+    yield url
+    postgres.drop_database(name)
+
+
+@pytest.fixture(autouse=True)
+def storage_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """With ``--storage-backend postgresql``, every test's sweeps are recorded in a database of its own."""
+    if request.config.getoption("--storage-backend") != "postgresql":
+        monkeypatch.delenv(STORAGE_VAR, raising=False)
+        return None
+    url = str(request.getfixturevalue("postgres_url"))
+    monkeypatch.setenv(STORAGE_VAR, url)
+    return url
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 
 from localsweep import lease
 from localsweep.lease import Holder, LeaseLostError, SweepBusyError
+from localsweep.storage import schema
 from localsweep.store import SCHEMA_VERSION, SweepStore
 
 CONFIG = {"method": "grid", "parameters": {"x": {"values": [1, 2]}}}
@@ -90,16 +91,22 @@ def test_controller_reports_alive_dead_or_none(tmp_path: Path) -> None:
     assert dead.startswith("no heartbeat from host elsewhere")
 
 
-def test_a_store_from_before_the_lease_is_migrated_on_open(tmp_path: Path) -> None:
-    # Version 1 (what earlier releases wrote): meta and trials only, user_version 0.
+def test_a_store_of_the_first_version_is_migrated_on_open(tmp_path: Path) -> None:
+    # Version 1 (what the first release wrote): meta and trials, no lease, no agents, no schema_version.
     (tmp_path / "old").mkdir()
     db = sqlite3.connect(tmp_path / "old" / "sweep.db")
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    db.execute("CREATE TABLE trials (number INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE, state TEXT NOT NULL)")
+    db.execute(schema._TRIALS_V1)
     meta = {"name": "old", "sweep_id": "x", "created_at": "0", "config": json.dumps(CONFIG), "source": "s"}
     db.executemany("INSERT INTO meta VALUES (?, ?)", [*meta.items(), ("settings", "{}")])
+    db.execute("INSERT INTO trials (number, run_id, state, params, started_at) VALUES (1, 'r1', 'finished', '{}', 0)")
     db.commit()
     db.close()
     store = SweepStore.open(tmp_path / "old")
     assert store.acquire_lease() is None
-    assert sqlite3.connect(tmp_path / "old" / "sweep.db").execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    (trial,) = store.trials()
+    assert (trial.run_id, trial.state, trial.agent) == ("r1", "finished", None)
+    version = sqlite3.connect(tmp_path / "old" / "sweep.db").execute(
+        "SELECT value FROM meta WHERE key = 'schema_version'"
+    )
+    assert int(version.fetchone()[0]) == SCHEMA_VERSION

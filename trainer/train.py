@@ -80,6 +80,8 @@ class TrainingStoppedError(Exception):
 
 
 class _StopOnRequest(keras.callbacks.Callback):
+    # At the end of each batch, and of each epoch: a sweep's early termination decides at the end of an epoch
+    # (the trial waits for it while logging), and the stop must land there, not a batch into the next epoch.
     def __init__(self, request: StopRequest) -> None:
         super().__init__()
         self._request = request
@@ -87,6 +89,9 @@ class _StopOnRequest(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         if self._request.signum is not None:
             self.model.stop_training = True
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.on_train_batch_end(-1, logs)
 
 
 class ObjectiveLogger(keras.callbacks.Callback):

@@ -9,6 +9,10 @@ PYTHONPATH, and Python imports ``sitecustomize`` at start-up; pooled workers imp
 ``wandb.sdk.wandb_run.Run._log`` (the one method behind ``run.log`` and ``wandb.log``, wandb 0.23.1), records
 ``{"_step": step, <numeric items>}`` per call as one JSON line, then runs any other ``sitecustomize`` it
 shadowed. It does nothing when ``LOCALSWEEP_LIVE_HISTORY`` is unset.
+
+Rungs (``localsweep/rungs.py``): when ``LOCALSWEEP_RUNGS`` lists history lengths, the call that logs the sweep
+metric's value number N, N a rung, then waits until the decision file holds a length >= N (go on) or ``stop``
+(the agent is stopping the trial: its signal arrives meanwhile), at most ``LOCALSWEEP_RUNG_WAIT`` seconds.
 """
 
 from __future__ import annotations
@@ -20,10 +24,17 @@ import json
 import math
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 LIVE_HISTORY_VAR = "LOCALSWEEP_LIVE_HISTORY"
+RUNGS_VAR = "LOCALSWEEP_RUNGS"
+RUNG_METRIC_VAR = "LOCALSWEEP_RUNG_METRIC"
+DECISION_VAR = "LOCALSWEEP_DECISION"
+RUNG_WAIT_VAR = "LOCALSWEEP_RUNG_WAIT"
+STOP = "stop"
+_POLL_S = 0.02
 
 
 def _numbers(data: Any) -> dict[str, float]:
@@ -59,8 +70,30 @@ class _HookWandbRun(importlib.abc.MetaPathFinder):
         return None
 
 
+def _wait_at_rung(run: Any, step: int, data: Any) -> None:
+    """Wait for the controller's decision when this call logs the metric value that reaches a rung."""
+    rungs, metric = os.environ.get(RUNGS_VAR), os.environ.get(RUNG_METRIC_VAR)
+    if not rungs or not metric or metric not in _numbers(data):
+        return
+    steps = run.__dict__.setdefault("_localsweep_metric_steps", set())
+    steps.add(step)  # one value per step: a step logged in several calls counts once
+    if len(steps) not in {int(r) for r in rungs.split(",")}:
+        return
+    decision = os.environ.get(DECISION_VAR, "")
+    deadline = time.monotonic() + float(os.environ.get(RUNG_WAIT_VAR, "120"))
+    while time.monotonic() < deadline:
+        try:
+            said = Path(decision).read_text(encoding="utf-8").strip()
+        except OSError:
+            said = ""
+        if said == STOP or (said.isdigit() and int(said) >= len(steps)):
+            return
+        time.sleep(_POLL_S)
+
+
 def wrap(run_class: Any) -> None:
-    """Make ``run_class._log`` also append each call's numbers to the live history file (idempotent)."""
+    """Make ``run_class._log`` also append each call's numbers to the live history file, and wait at rungs
+    (idempotent)."""
     original = run_class._log
     if getattr(original, "_localsweep_live", False):
         return
@@ -71,6 +104,7 @@ def wrap(run_class: Any) -> None:
         original(self, data, step=step, commit=commit)
         if path:
             _record(path, current, data)
+            _wait_at_rung(self, current, data)
 
     _log._localsweep_live = True  # type: ignore[attr-defined]
     run_class._log = _log

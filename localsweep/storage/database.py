@@ -1,0 +1,305 @@
+"""One interface over the two databases a sweep can live in: SQLite (a file per sweep) and PostgreSQL (many hosts).
+
+Every statement is written once, in the SQL both understand, with ``?`` placeholders; each work unit is a function
+run inside one transaction (:meth:`Database.transaction`). What differs is said here and nowhere else:
+
+- SQLite: ``BEGIN IMMEDIATE`` takes the database's write lock, so transactions are serial; WAL lets readers in
+  meanwhile; ``synchronous=FULL`` makes each commit durable, so a ``kill -9`` leaves the old or the new state.
+- PostgreSQL (psycopg 3): a sweep is a schema (``ls_<name>``) in the database, holding the same tables. Rows are
+  locked where SQLite locks the file (``FOR UPDATE SKIP LOCKED`` hands each pending trial to one agent), and a
+  connection lost to a restart or a network cut is reopened and the whole transaction run again, for up to
+  ``retry_for`` seconds (then :class:`DatabaseUnavailableError`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+SCHEMA_PREFIX = "ls_"
+_RETRY_FIRST_S, _RETRY_MAX_S = 0.2, 5.0
+
+
+class DatabaseUnavailableError(RuntimeError):
+    """The database could not be reached for longer than the retry window."""
+
+
+class Cursor(Protocol):
+    """What a work unit gets: DB-API 2.0, ``?`` placeholders."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Database(ABC):
+    """A connection to the database holding one sweep."""
+
+    skip_locked = ""
+    """Appended to a ``SELECT`` of pending trials: rows another agent is claiming are skipped, not waited for."""
+    reconnected_at: float | None = None
+    """When the connection last came back after the database was unreachable (``time.time()``), else None: no
+    process could write while it was gone, so heartbeats older than this say nothing about their writers."""
+    share_lock = ""
+    """Appended to the ``SELECT`` of the lease in a write: the lease cannot change until this transaction ends."""
+
+    @abstractmethod
+    def transaction(self, work: Callable[[Cursor], T]) -> T:
+        """Run ``work`` in one write transaction: all of it is committed, or none of it."""
+
+    @abstractmethod
+    def read(self, work: Callable[[Cursor], T]) -> T:
+        """Run ``work`` on one consistent snapshot, writing nothing."""
+
+    @abstractmethod
+    def lock(self, cursor: Cursor, table: str) -> None:
+        """Inside a transaction: no other writer may change ``table`` until it ends."""
+
+    @abstractmethod
+    def exists(self) -> bool:
+        """Whether the sweep's tables exist."""
+
+    @abstractmethod
+    def create(self, statements: Sequence[str], rows: Callable[[Cursor], None]) -> None:
+        """Create the sweep's tables and first rows atomically; raises FileExistsError if they exist."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the sweep is stored, for people (never with a password)."""
+
+
+class SqliteDatabase(Database):
+    """The sweep's own ``sweep.db`` file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._connection: sqlite3.Connection | None = None
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            self._connection = self._connect(self.path)
+        return self._connection
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        return db
+
+    def transaction(self, work: Callable[[Cursor], T]) -> T:
+        with _sqlite_transaction(self._db, "BEGIN IMMEDIATE"):
+            return work(self._db.cursor())
+
+    def read(self, work: Callable[[Cursor], T]) -> T:
+        with _sqlite_transaction(self._db, "BEGIN"):
+            return work(self._db.cursor())
+
+    def lock(self, cursor: Cursor, table: str) -> None:
+        pass  # BEGIN IMMEDIATE already holds the whole file's write lock
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def create(self, statements: Sequence[str], rows: Callable[[Cursor], None]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists():
+            raise FileExistsError(f"a sweep already exists in {self.path.parent}")
+        # Built aside, then moved in whole: a controller killed while creating leaves no half-made store that
+        # `run` would refuse to overwrite and `resume` could not open.
+        partial = self.path.with_name(f"{self.path.name}.partial")
+        for stale in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+            stale.unlink(missing_ok=True)
+        db = self._connect(partial)
+        with _sqlite_transaction(db, "BEGIN IMMEDIATE"):
+            cursor = db.cursor()
+            for statement in statements:  # executescript() would COMMIT the open transaction
+                cursor.execute(statement)
+            rows(cursor)
+        db.close()  # the last connection's close folds the WAL into the file
+        partial.replace(self.path)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def describe(self) -> str:
+        return str(self.path)
+
+
+@contextmanager
+def _sqlite_transaction(db: sqlite3.Connection, begin: str) -> Iterator[None]:
+    db.execute(begin)
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+class _PgCursor:
+    """A psycopg cursor taking ``?`` placeholders."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._cursor.execute(sql.replace("%", "%%").replace("?", "%s"), tuple(params))
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return list(self._cursor.fetchall())
+
+
+class PostgresDatabase(Database):
+    """Sweep ``name`` as the schema ``ls_<name>`` of the PostgreSQL database at ``url``."""
+
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+    share_lock = " FOR SHARE"
+
+    def __init__(self, url: str, name: str, retry_for: float = 300.0) -> None:
+        self.url = url
+        self.schema = SCHEMA_PREFIX + name
+        self.retry_for = retry_for
+        self._connection: Any = None
+
+    def _connect(self) -> Any:
+        import psycopg  # an edge: only PostgreSQL sweeps need it
+
+        connection = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        connection.execute(f'SET search_path TO "{self.schema}"')
+        return connection
+
+    def _run(self, work: Callable[[Cursor], T], begin: str) -> T:
+        import psycopg
+
+        deadline, pause, failed = time.monotonic() + self.retry_for, _RETRY_FIRST_S, False
+        while True:
+            try:
+                if self._connection is None or self._connection.closed:
+                    self._connection = self._connect()
+                    if failed:
+                        self.reconnected_at = time.time()
+                with self._connection.cursor() as raw:
+                    raw.execute(begin)
+                    try:
+                        result = work(_PgCursor(raw))
+                    except BaseException:
+                        if not self._connection.closed:
+                            raw.execute("ROLLBACK")
+                        raise
+                    raw.execute("COMMIT")
+                    return result
+            except psycopg.OperationalError as err:
+                # The server restarted or the network dropped: the transaction did not happen (or, if the COMMIT
+                # itself was lost, the work units are written to be safe to run twice). Reconnect and rerun it.
+                self.close()
+                failed = True
+                if time.monotonic() + pause > deadline:
+                    raise DatabaseUnavailableError(
+                        f"the sweep's database {self.describe()} has been unreachable for {self.retry_for:g} s: {err}"
+                    ) from err
+                time.sleep(pause)
+                pause = min(pause * 2, _RETRY_MAX_S)
+
+    def transaction(self, work: Callable[[Cursor], T]) -> T:
+        return self._run(work, "BEGIN")
+
+    def read(self, work: Callable[[Cursor], T]) -> T:
+        return self._run(work, "BEGIN READ ONLY")
+
+    def lock(self, cursor: Cursor, table: str) -> None:
+        cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+
+    def exists(self) -> bool:
+        def found(cursor: Cursor) -> bool:
+            cursor.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = ?", (self.schema,))
+            return cursor.fetchone() is not None
+
+        return self.read(found)
+
+    def create(self, statements: Sequence[str], rows: Callable[[Cursor], None]) -> None:
+        import psycopg
+
+        def create_all(cursor: Cursor) -> None:
+            try:
+                cursor.execute(f'CREATE SCHEMA "{self.schema}"')
+            except psycopg.errors.DuplicateSchema as err:
+                raise FileExistsError(f"a sweep already exists in {self.describe()}") from err
+            for statement in statements:
+                cursor.execute(statement)
+            rows(cursor)
+
+        self.transaction(create_all)  # DDL is transactional in PostgreSQL: all of it, or nothing
+
+    def close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            finally:
+                self._connection = None
+
+    def describe(self) -> str:
+        from psycopg.conninfo import conninfo_to_dict
+
+        info = conninfo_to_dict(self.url)
+        where = f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+        return f"postgresql://{where} (schema {self.schema})"
+
+
+def sweep_names(url: str) -> list[str]:
+    """The sweeps stored in the PostgreSQL database at ``url`` (the schemas named ``ls_<name>``)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as connection:
+        rows = connection.execute(
+            "SELECT schema_name FROM information_schema.schemata WHERE starts_with(schema_name, %s)", (SCHEMA_PREFIX,)
+        ).fetchall()
+    return sorted(row[0].removeprefix(SCHEMA_PREFIX) for row in rows)
+
+
+def is_postgres(storage: str | None) -> bool:
+    """Whether ``storage`` names a PostgreSQL database (``postgresql://...``)."""
+    return storage is not None and storage.startswith(("postgresql://", "postgres://"))
+
+
+def open_database(storage: str | None, directory: Path, name: str) -> Database:
+    """The database of sweep ``name``: ``directory/sweep.db`` when ``storage`` is None, else PostgreSQL.
+
+    Raises
+    ------
+    ValueError
+        When ``storage`` is neither None nor a ``postgresql://`` URL.
+    """
+    if storage is None:
+        return SqliteDatabase(directory / "sweep.db")
+    if is_postgres(storage):
+        return PostgresDatabase(storage, name)
+    raise ValueError(
+        f"--storage must be a PostgreSQL URL like postgresql://user@host:5432/dbname, but got {storage!r} "
+        "(leave it out for the default: a SQLite file in the sweep's folder)"
+    )

@@ -1,0 +1,105 @@
+"""A real PostgreSQL server for the tests: Debian's PostgreSQL (initdb, pg_ctl), started in a temporary folder on
+a free port and stopped by the test session. Never a mock of the database.
+
+PostgreSQL refuses to run as root: as root the server runs as the ``postgres`` user (``runuser``), otherwise as
+the caller.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class PostgresUnavailableError(RuntimeError):
+    """No PostgreSQL server binaries here (or they cannot run)."""
+
+
+@dataclass
+class Server:
+    """A running server: ``url(dbname)`` connects to one of its databases as the superuser, without a password."""
+
+    directory: Path
+    port: int
+    user: str
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{dbname}"
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def restart(self) -> None:
+        """Stop the server (``-m fast``: sessions are cut) and start it again on the same port."""
+        _pg_ctl(self, "stop", "-m", "fast")
+        _pg_ctl(self, "start", "-w")
+
+    def stop(self) -> None:
+        _pg_ctl(self, "stop", "-m", "fast")
+
+    def start(self) -> None:
+        _pg_ctl(self, "start", "-w")
+
+
+def _as_server_user(argv: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+
+def _pg_ctl(server: Server, *args: str) -> None:
+    options = f"-k {server.directory} -p {server.port} -h 127.0.0.1 -c fsync=off -c max_connections=200"
+    argv = ["pg_ctl", "-D", str(server.directory / "data"), "-l", str(server.directory / "log"), "-o", options, *args]
+    subprocess.run(_as_server_user(argv), check=True, capture_output=True, timeout=120)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def postgres_server() -> Iterator[Server]:
+    """Initialise and start a server in a new temporary folder; stop it and remove the folder at the end.
+
+    The folder is made directly in the system's temporary directory: the server's user must be able to reach it,
+    and pytest's own temporary folders are private to the user running the tests.
+
+    Raises
+    ------
+    PostgresUnavailableError
+        When ``initdb``/``pg_ctl`` are not installed.
+    """
+    if shutil.which("initdb") is None or shutil.which("pg_ctl") is None:
+        raise PostgresUnavailableError("PostgreSQL's initdb and pg_ctl are not on PATH (Debian: postgresql)")
+    user = "postgres" if os.geteuid() == 0 else os.environ.get("USER", "postgres")
+    directory = Path(tempfile.mkdtemp(prefix="localsweep-postgres-"))
+    try:
+        if os.geteuid() == 0:
+            shutil.chown(directory, "postgres", "postgres")
+        init = ["initdb", "-D", str(directory / "data"), "-A", "trust", "-U", user, "--no-sync"]
+        subprocess.run(_as_server_user(init), check=True, capture_output=True, timeout=120)
+        server = Server(directory, _free_port(), user)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
