@@ -294,11 +294,19 @@ def _sync(args: argparse.Namespace) -> int:
         return 1
     _locked(store)
     try:
-        upload = subprocess.run(sync_plan.upload_command(), env=sync_plan.upload_environment(), check=False)
-        uploaded = upload.returncode
-        if uploaded != 0:
-            print(f"error: `wandb sync` failed (exit code {uploaded}): no W&B sweep was made", file=sys.stderr)
-            return 1
+        if sync_plan.run_dirs:
+            upload = subprocess.run(sync_plan.upload_command(), env=sync_plan.upload_environment(), check=False)
+            if upload.returncode != 0:
+                print(f"error: `wandb sync` failed (exit code {upload.returncode}): no W&B sweep was made",
+                      file=sys.stderr)  # fmt: skip
+                return 1
+            store.record_uploaded(list(sync_plan.run_dirs))
+        if sync_plan.elsewhere:
+            hosts = ", ".join(f"{host} ({count})" for host, count in sorted(sync_plan.elsewhere.items()))
+            print(f"{len(sync_plan.run_dirs)} run(s) uploaded from this host; runs still to upload lie on: {hosts}. "
+                  f"Run `python -m localsweep sync {store.name}` there: the last host makes the W&B sweep",
+                  file=sys.stderr)  # fmt: skip
+            return 0
         path = sync.create_sweep(sync_plan)
         store.record_wandb_sweep(path, sync_plan.run_ids)
     finally:

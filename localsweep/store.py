@@ -393,6 +393,16 @@ class SweepStore:
         value = self._db.read(lambda c: _meta(c, "wandb_sweep"))
         return None if value is None else dict(json.loads(value))
 
+    def uploaded(self) -> list[str]:
+        """The run ids ``sync`` has uploaded so far (on any host)."""
+        value = self._db.read(lambda c: _meta(c, "uploaded"))
+        return [] if value is None else list(json.loads(value))
+
+    def record_uploaded(self, run_ids: list[str]) -> None:
+        """Add run ids to those uploaded."""
+        done = sorted({*self.uploaded(), *run_ids})
+        self._fenced(lambda c: _set_meta(c, "uploaded", json.dumps(done)))
+
     def record_wandb_sweep(self, path: str, run_ids: list[str]) -> None:
         """Remember the W&B sweep that holds the uploaded runs."""
         self._fenced(lambda c: _set_meta(c, "wandb_sweep", json.dumps({"path": path, "run_ids": run_ids})))

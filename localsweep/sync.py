@@ -10,7 +10,9 @@ W&B's own mechanisms, in two steps (wandb 0.23.1):
    as ``wandb sweep --prior_run ID``). W&B's search then counts them: a grid skips the points that ran, bayes
    models their results.
 
-The W&B sweep's path is recorded in the store, so a second ``sync`` does not make a second sweep.
+The W&B sweep's path is recorded in the store, so a second ``sync`` does not make a second sweep. When the runs
+lie on several hosts (agents sharing a PostgreSQL store), ``sync`` on each host uploads the runs kept there and
+records them; the host that uploads the last ones makes the sweep.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ import os
 import shlex
 import socket
 import sys
+from collections import Counter
 from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 from localsweep import runlog
+from localsweep.lease import hostname
 from localsweep.store import SweepStore
 
 _DEFAULT_BASE_URL = "https://api.wandb.ai"
@@ -33,14 +37,16 @@ _DEFAULT_BASE_URL = "https://api.wandb.ai"
 
 @dataclass(frozen=True)
 class SyncPlan:
-    """What ``sync`` uploads, and where: the run ids and dirs of the trials, the W&B project and entity."""
+    """What ``sync`` does: the run ids of every trial the W&B sweep will hold, the run dirs this host uploads
+    now, the runs still to be uploaded on other hosts (host -> count), the W&B project and entity."""
 
     sweep_name: str
     config: dict[str, object]
     project: str
     entity: str | None
     run_ids: list[str]
-    run_dirs: list[Path]
+    run_dirs: dict[str, Path]
+    elsewhere: dict[str, int]
 
     def upload_environment(self) -> dict[str, str]:
         """The environment of the upload: this one, explicitly online (uploading is never offline)."""
@@ -51,7 +57,7 @@ class SyncPlan:
         argv = [sys.executable, "-m", "wandb", "sync", "--project", self.project]
         if self.entity:
             argv += ["--entity", self.entity]
-        return [*argv, *map(str, self.run_dirs)]
+        return [*argv, *map(str, self.run_dirs.values())]
 
     def sweep_command(self, config_path: Path) -> list[str]:
         """The ``wandb sweep`` argv that makes the same sweep by hand (what :func:`create_sweep` does in-process)."""
@@ -78,10 +84,13 @@ def plan(store: SweepStore, project: str | None = None, entity: str | None = Non
     trials = [t for t in store.trials() if t.run_dir is not None and not t.requeued]
     if not trials:
         raise ValueError(f"sweep {store.name} has no trial with a wandb run to upload yet")
-    run_dirs = [t.run_dir for t in trials if t.run_dir is not None]
+    uploaded, here = set(store.uploaded()), hostname()
+    local = [t for t in trials if t.host in (None, here) and t.run_dir is not None and t.run_dir.is_dir()]
+    elsewhere = Counter(str(t.host) for t in trials if t not in local and t.run_id not in uploaded)
+    run_dirs = {t.run_id: t.run_dir for t in local if t.run_dir is not None and t.run_id not in uploaded}
     project = project or os.environ.get("WANDB_PROJECT") or _str(store.config.get("project"))
     if not project:
-        recorded = {runlog.read_run(d).project for d in run_dirs} - {None, ""}
+        recorded = {runlog.read_run(t.run_dir).project for t in local if t.run_dir is not None} - {None, ""}
         if len(recorded) != 1:
             raise ValueError(
                 f"sweep {store.name}: choose the W&B project with --project (the YAML sets none, and its runs "
@@ -89,7 +98,7 @@ def plan(store: SweepStore, project: str | None = None, entity: str | None = Non
             )
         project = str(recorded.pop())
     entity = entity or os.environ.get("WANDB_ENTITY") or _str(store.config.get("entity"))
-    return SyncPlan(store.name, store.config, project, entity, [t.run_id for t in trials], run_dirs)
+    return SyncPlan(store.name, store.config, project, entity, [t.run_id for t in trials], run_dirs, dict(elsewhere))
 
 
 def _str(value: object) -> str | None:

@@ -8,6 +8,7 @@ agent (no heartbeat, no writes) while its trial runs on.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +23,7 @@ import pytest
 from localsweep.store import Location, SweepStore
 from localsweep.trial import Trial
 from tests.postgres_server import Server
+from tests.wandb_boundary import ENTITY, SWEEP_NAME, fake_wandb_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = REPO_ROOT / "tests" / "localsweep_programs" / "echo_config.py"
@@ -179,3 +181,29 @@ def test_an_agent_cut_off_and_back_late_does_not_count_twice(tmp_path, env, post
     finish(other)
     final = assert_each_point_finished_once(postgres_url, tmp_path, 4)
     assert next(t for t in final if t.run_id == taken.run_id).state == "crashed"  # its late result was refused
+
+
+def test_sync_from_each_host_uploads_its_runs_and_the_last_one_makes_the_w_and_b_sweep(tmp_path, env, postgres_url):
+    create(tmp_path, env, postgres_url, points=6, sleep=0.2)
+    for process in [agent(tmp_path, env, postgres_url, f"host-{i}", "--count", "3") for i in range(2)]:
+        finish(process)
+    by_host = Counter(str(t.host) for t in trials(postgres_url, tmp_path))
+    assert by_host == {"host-0": 3, "host-1": 3}
+    with fake_wandb_server() as (url, received):
+        sync_env = {**env, "WANDB_BASE_URL": url, "WANDB_API_KEY": "k" * 40}
+        first, second = (
+            subprocess.run(
+                [sys.executable, "-m", "localsweep", "sync", "g", "--storage", postgres_url, "--project", "p",
+                 "--root", str(tmp_path / host / "sweeps")],
+                cwd=tmp_path / host, env={**sync_env, "LOCALSWEEP_HOST": host}, capture_output=True, text=True,
+                timeout=300, check=True,
+            )
+            for host in sorted(by_host)
+        )  # fmt: skip
+    assert "runs still to upload lie on: host-1 (3)" in first.stderr
+    assert f"wandb agent {ENTITY}/p/{SWEEP_NAME}" in second.stdout
+    uploaded = {bucket["name"] for bucket in received.named("UpsertBucket")}
+    (sweep,) = received.named("UpsertSweep")
+    run_ids = [t.run_id for t in trials(postgres_url, tmp_path)]
+    assert uploaded == set(run_ids)
+    assert json.loads(sweep["priorRunsFilters"]) == {"$or": [{"name": run_id} for run_id in run_ids]}
