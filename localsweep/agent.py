@@ -32,6 +32,7 @@ from types import FrameType
 from wandb.sdk.lib.runid import generate_id
 
 from localsweep import lease, rungs, search
+from localsweep.cache import TrialCache
 from localsweep.command import CommandSlot
 from localsweep.controller import Controller
 from localsweep.handoff import TrialTask, gpu_ids, read_live_history, slot_environments
@@ -80,23 +81,6 @@ class Ended:
     exit_code: int
 
 
-class TrialCache:
-    """The sweep's trials in memory, refreshed by reading only the rows that changed since the last read."""
-
-    def __init__(self, store: SweepStore) -> None:
-        self._store = store
-        self._rev = -1
-        self._trials: dict[str, Trial] = {}
-        self.changed = True
-
-    def refresh(self) -> list[Trial]:
-        """Every trial, in order, as now stored; :attr:`changed` says whether any changed since the last call."""
-        changed, self._rev = self._store.changed_since(self._rev)
-        self._trials.update((t.run_id, t) for t in changed)
-        self.changed = bool(changed)
-        return sorted(self._trials.values(), key=lambda t: t.number)
-
-
 class Agent:
     """Runs trials of the sweep in ``store``; holds the controller role when ``store`` holds the lease or when it
     can take a dead holder's place."""
@@ -129,7 +113,6 @@ class Agent:
         self._hurry = False
         self._idle = -1
         self._planned = self._plan()
-        self._trials: list[Trial] = []
         self._ending = False  # this agent ended the sweep in this pass (the next pass reads it from the store)
 
     def _slot(self, env: dict[str, str]) -> Slot:
@@ -172,7 +155,7 @@ class Agent:
             if now - last_beat >= HEARTBEAT_S:
                 self._heartbeat()
                 last_beat = now
-            trials = self._trials = self.cache.refresh()
+            self.cache.refresh()
             ended = self.store.ended()
             if self.signal is not None and not self.interrupting.issuperset(self.running):
                 self.progress.event(f"stopped by {signal.Signals(self.signal).name}: ending the running trials "
@@ -180,15 +163,16 @@ class Agent:
             if self.signal is not None or (ended is not None and ended["interrupt"]):
                 self._interrupt_running()
             if self.role is not None and ended is None and (self.cache.changed or now - last_role >= _ROLE_EVERY_S):
-                self._controller_duties(trials)
+                self._controller_duties()
                 last_role = now
-                trials = self._trials = self.cache.refresh()
-            self._carry_decisions(trials)
+                self.cache.refresh()
+            self._carry_decisions()
             self._collect()
             self._push_live()
             if self.signal is None and ended is None and not self._ending:
                 self._take()
-            self.progress.show(self._status(trials))
+            if self.cache.changed:
+                self.progress.show(self._status())
             if not self.running and (self.signal is not None or ended is not None or self._count_reached()):
                 return self._ended(ended)
             time.sleep(self.options.poll_interval)
@@ -222,10 +206,10 @@ class Agent:
             self.store.agent_heartbeat(self.info.agent_id, idle)
             self._idle = idle
 
-    def _controller_duties(self, trials: list[Trial]) -> None:
+    def _controller_duties(self) -> None:
         assert self.role is not None  # for mypy: the caller checked
         try:
-            self.role.tick(trials, self.store.agents(), trials_changed=self.cache.changed)
+            self.role.tick(self.cache, self.store.agents())
         except LeaseLostError as err:
             self.role = None
             self.progress.event(f"{err}; this agent goes on running trials", None)
@@ -262,9 +246,9 @@ class Agent:
             if self._hurry:
                 slot.kill()
 
-    def _status(self, trials: list[Trial]) -> str:
+    def _status(self) -> str:
         mean = statistics.fmean(self.durations) if self.durations else None
-        return self.progress.line(trials, self._planned, mean, self.options.workers)
+        return self.progress.line(self.cache.all(), self._planned, mean, self.options.workers)
 
     def _plan(self) -> int | None:
         done = len(search.searched(self.store.trials()))
@@ -296,9 +280,10 @@ class Agent:
             self.progress.event(f"trial {trial.number} {trial.run_id} started: {config}", None)
         self._announce()
 
-    def _carry_decisions(self, trials: list[Trial]) -> None:
-        for trial in trials:
-            if trial.run_id not in self.running:
+    def _carry_decisions(self) -> None:
+        for run_id in self.running:
+            trial = self.cache.get(run_id)
+            if trial is None:
                 continue
             live_path = self.store.layout.live_path(trial.run_id)
             if trial.stop_requested and trial.run_id not in self.stopping | self.interrupting:
@@ -365,7 +350,8 @@ class Agent:
         detail += " (imputed)" if trial.metric_imputed else ""
         if trial.state == CRASHED:
             detail += f" error: {_last_lines(trial.error, 1)}"
-        status = self._status([trial if t.run_id == trial.run_id else t for t in self._trials])
+        self.cache.refresh()
+        status = self._status()
         self.progress.event(f"trial {trial.number} {trial.run_id} {trial.state} {detail}".rstrip(), status)
         if verdict.refused:
             self._ending = True

@@ -28,7 +28,7 @@ from localsweep.lease import SweepBusyError
 from localsweep.report import Progress, controller_line, status_json, table, trial_json
 from localsweep.storage import DatabaseUnavailableError
 from localsweep.store import DEFAULT_ROOT, STORAGE_VAR, SweepStore, default_storage, find_sweep
-from localsweep.trial import FINISHED
+from localsweep.trial import FINISHED, RUNNING
 from localsweep.validate import SweepConfigError, check_sweep_config, load_sweep_config
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")  # 60: a PostgreSQL schema name is ls_<name>, 63 at most
@@ -215,7 +215,7 @@ def _resume(args: argparse.Namespace) -> int:
     try:
         store.reopen()  # whatever ended it before (a target, a refused parameter) is judged again
         role = Controller(store, seed=None, max_initial_failures=args.max_initial_failures, event=lambda _: None)
-        recorded = role.reclaim(store.trials(), store.agents())
+        recorded = role.reclaim([t for t in store.trials() if t.state == RUNNING], store.agents())
         if recorded:
             finished = sum(t.state == FINISHED for t in recorded)
             print(

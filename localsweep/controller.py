@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from wandb.sdk.lib.runid import generate_id
 
 from localsweep import lease, search
+from localsweep.cache import TrialCache
 from localsweep.orphans import end_orphans
 from localsweep.outcome import Ending
 from localsweep.record import record_ending
@@ -47,18 +48,20 @@ class Controller:
         self.event = event
         self.exhausted: str | None = None  # why no more suggestions are made
 
-    def tick(self, trials: Sequence[Trial], agents: Sequence[AgentInfo], trials_changed: bool = True) -> None:
-        """One pass of the role's duties over the current trials and agents (early termination only looks again
-        when ``trials_changed``)."""
-        given_up = self.reclaim(trials, agents)
-        if given_up:
-            trials = self.store.trials()
-        if "early_terminate" in self.config and (trials_changed or given_up):
-            self.early_terminate(trials)
-        self.suggest(trials, agents)
+    def tick(self, cache: TrialCache, agents: Sequence[AgentInfo]) -> None:
+        """One pass of the role's duties over the trials in ``cache`` and the agents. Only what changed is looked
+        at again: early termination after a trial changed, suggestions while an agent has room for a trial."""
+        if self.reclaim(cache.in_state(RUNNING).values(), agents):
+            cache.refresh()
+        if "early_terminate" in self.config and cache.changed:
+            self.early_terminate(cache.all())
+        pending = len(cache.in_state(PENDING))
+        demand = sum(a.idle for a in agents if a.left_at is None) - pending
+        if demand > 0 or (self.exhausted is not None and not pending and not cache.in_state(RUNNING)):
+            self.suggest(cache.all(), demand)
 
-    def reclaim(self, trials: Sequence[Trial], agents: Sequence[AgentInfo]) -> list[Trial]:
-        """Record the running trials of dead agents (and of stores from before agents) as interrupted."""
+    def reclaim(self, running: Iterable[Trial], agents: Sequence[AgentInfo]) -> list[Trial]:
+        """Record the ``running`` trials of dead agents (and of stores from before agents) as interrupted."""
         now = time.time()
         alive = {
             a.agent_id
@@ -67,7 +70,7 @@ class Controller:
             and lease.dead_because(dataclasses.replace(a.holder(), heartbeat_at=self.store.seen(a.heartbeat_at)), now)
             is None
         }
-        dead = [t for t in trials if t.state == RUNNING and t.agent not in alive]
+        dead = [t for t in running if t.state == RUNNING and t.agent not in alive]
         if not dead:
             return []
         here = lease.hostname()
@@ -89,11 +92,9 @@ class Controller:
         judged = {run_id: len(t.history) for run_id, t in running.items() if len(t.history) > t.decided}
         self.store.set_decided(list(judged), list(judged.values()))
 
-    def suggest(self, trials: Sequence[Trial], agents: Sequence[AgentInfo]) -> None:
-        """Make one pending trial per idle slot the agents announced, while the budget allows; end the sweep when
-        there is nothing left to suggest and nothing left running."""
-        pending = sum(t.state == PENDING for t in trials)
-        demand = sum(a.idle for a in agents if a.left_at is None) - pending
+    def suggest(self, trials: Sequence[Trial], demand: int) -> None:
+        """Make up to ``demand`` pending trials (the idle slots the agents announced), while the budget allows; end
+        the sweep when there is nothing left to suggest and nothing pending or running."""
         trials = list(trials)
         while demand > 0 and self.exhausted is None:
             self.exhausted = self._budget_reason(trials)
