@@ -165,14 +165,17 @@ class Agent:
             if self.role is not None and ended is None and (self.cache.changed or now - last_role >= _ROLE_EVERY_S):
                 self._controller_duties()
                 last_role = now
+                self.cache.settle()
                 self.cache.refresh()
             self._carry_decisions()
             self._collect()
             self._push_live()
             if self.signal is None and ended is None and not self._ending:
                 self._take()
-            if self.cache.changed:
+            if self.cache.changed and self.progress.live:
                 self.progress.show(self._status())
+            if self.role is None:
+                self.cache.settle()
             if not self.running and (self.signal is not None or ended is not None or self._count_reached()):
                 return self._ended(ended)
             time.sleep(self.options.poll_interval)
@@ -248,7 +251,7 @@ class Agent:
 
     def _status(self) -> str:
         mean = statistics.fmean(self.durations) if self.durations else None
-        return self.progress.line(self.cache.all(), self._planned, mean, self.options.workers)
+        return self.progress.line(self.cache, self._planned, mean, self.options.workers)
 
     def _plan(self) -> int | None:
         done = len(search.searched(self.store.trials()))

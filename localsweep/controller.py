@@ -29,7 +29,7 @@ from localsweep.orphans import end_orphans
 from localsweep.outcome import Ending
 from localsweep.record import record_ending
 from localsweep.store import AgentInfo, SweepStore
-from localsweep.trial import CRASHED, PENDING, RUNNING, Trial, succeeded
+from localsweep.trial import CRASHED, PENDING, RUNNING, Trial
 
 AGENT_TIMEOUT_S = lease.STALE_AFTER_S
 """An agent on another host with no heartbeat for this long is dead: its running trials are given up."""
@@ -58,7 +58,7 @@ class Controller:
         pending = len(cache.in_state(PENDING))
         demand = sum(a.idle for a in agents if a.left_at is None) - pending
         if demand > 0 or (self.exhausted is not None and not pending and not cache.in_state(RUNNING)):
-            self.suggest(cache.all(), demand)
+            self.suggest(cache, demand)
 
     def reclaim(self, running: Iterable[Trial], agents: Sequence[AgentInfo]) -> list[Trial]:
         """Record the ``running`` trials of dead agents (and of stores from before agents) as interrupted."""
@@ -92,37 +92,33 @@ class Controller:
         judged = {run_id: len(t.history) for run_id, t in running.items() if len(t.history) > t.decided}
         self.store.set_decided(list(judged), list(judged.values()))
 
-    def suggest(self, trials: Sequence[Trial], demand: int) -> None:
+    def suggest(self, cache: TrialCache, demand: int) -> None:
         """Make up to ``demand`` pending trials (the idle slots the agents announced), while the budget allows; end
         the sweep when there is nothing left to suggest and nothing pending or running."""
-        trials = list(trials)
         while demand > 0 and self.exhausted is None:
-            self.exhausted = self._budget_reason(trials)
+            self.exhausted = self._budget_reason(cache)
             if self.exhausted is not None:
                 break
-            params = search.suggest(self.config, trials, self.seed)
+            params = search.suggest(self.config, cache.all(), self.seed)
             if params is None:
                 self.exhausted = "grid exhausted: every point has run"
                 break
-            run_id = generate_id()
-            self.store.add_pending(run_id, params)
-            trials.append(self.store.trial(run_id))
+            self.store.add_pending(generate_id(), params)
+            cache.refresh()
             demand -= 1
-        if self.exhausted is not None and not any(t.state in (PENDING, RUNNING) for t in trials):
+        if self.exhausted is not None and not cache.in_state(PENDING) and not cache.in_state(RUNNING):
             self.store.end_sweep(self.exhausted, exit_code=None, interrupt=False)
 
-    def _budget_reason(self, trials: Sequence[Trial]) -> str | None:
-        searched = search.searched(trials)
+    def _budget_reason(self, cache: TrialCache) -> str | None:
         cap = self.config.get("run_cap")
-        if cap is not None and len(searched) >= cap:
+        if cap is not None and cache.searched >= cap:
             return f"run_cap {cap} reached"
-        target = [t for t in searched if search.reached_target(self.config, t.metric_value) and t.scored]
-        if target:
-            return f"metric.target {self.config['metric']['target']} reached by {target[0].run_id}"
-        failed = [t for t in searched if t.state == CRASHED]
-        if len(failed) >= self.max_initial_failures and not any(succeeded(t, self.store.metric_name) for t in searched):
+        if cache.reached is not None:
+            return f"metric.target {self.config['metric']['target']} reached by {cache.reached.run_id}"
+        failed = cache.counts[CRASHED]
+        if failed >= self.max_initial_failures and not cache.any_succeeded:
             return (
-                f"{len(failed)} trials failed and none succeeded: stopping (see the errors with "
+                f"{failed} trials failed and none succeeded: stopping (see the errors with "
                 f"`python -m localsweep status {self.store.name}`)"
             )
         return None

@@ -8,8 +8,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from localsweep.cache import TrialCache
 from localsweep.store import SweepStore
-from localsweep.trial import CRASHED, FINISHED, RUNNING, STOPPED, Trial, best, sort_key
+from localsweep.trial import CRASHED, FINISHED, RUNNING, STOPPED, Trial, sort_key
 
 
 def _fmt(value: float | None) -> str:
@@ -128,14 +129,13 @@ class Progress:
     def __init__(self, store: SweepStore, stream: TextIO = sys.stderr) -> None:
         self._store = store
         self._stream = stream
-        self._live = stream.isatty()
+        self.live = stream.isatty()
         self._shown = ""
 
-    def line(self, trials: Sequence[Trial], planned: int | None, seconds_per_trial: float | None, workers: int) -> str:
-        """The status line: done/running/failed, best so far, ETA (from ``trials``: no store read)."""
-        counts = Counter(t.state for t in trials if not t.requeued)
+    def line(self, cache: TrialCache, planned: int | None, seconds_per_trial: float | None, workers: int) -> str:
+        """The status line: done/running/failed, best so far, ETA (from the agent's ``cache``: no store read)."""
+        counts, leader = cache.counts, cache.leader
         done = counts[FINISHED] + counts[STOPPED] + counts[CRASHED]
-        leader = best(self._store.goal, trials)
         best_text = "-" if leader is None else f"{_fmt(leader.metric_value)} ({leader.run_id})"
         eta = None
         if planned is not None and seconds_per_trial is not None:
@@ -148,14 +148,14 @@ class Progress:
 
     def show(self, status: str) -> None:
         """Redraw the live line (terminal only)."""
-        if self._live and status != self._shown:
+        if self.live and status != self._shown:
             self._stream.write("\r\033[K" + status)
             self._stream.flush()
             self._shown = status
 
     def event(self, text: str, status: str | None) -> None:
         """Print an event line; on a terminal the live line is redrawn under it, elsewhere ``status`` follows."""
-        if self._live:
+        if self.live:
             self._stream.write("\r\033[K" + text + "\n" + self._shown)
         else:
             self._stream.write(text + "\n" + (f"{status}\n" if status else ""))
@@ -163,6 +163,6 @@ class Progress:
 
     def close(self) -> None:
         """End the live line."""
-        if self._live and self._shown:
+        if self.live and self._shown:
             self._stream.write("\n")
             self._stream.flush()

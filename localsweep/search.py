@@ -69,7 +69,10 @@ def suggest(config: dict[str, Any], trials: Sequence[Trial], seed: int | None) -
         state = int(np.random.SeedSequence([seed, len(trials)]).generate_state(1)[0])
         random.seed(state)
         np.random.seed(state)
-    run = sweeps.next_run(config, [as_sweep_run(t) for t in searched(trials)], validate=_VALIDATE)
+    # W&B's random search draws without looking at earlier runs (sweeps.run.next_runs passes it none): not
+    # converting thousands of trials to SweepRuns for it keeps a suggestion's cost flat in the sweep's size.
+    runs = [] if config.get("method") == "random" else [as_sweep_run(t) for t in searched(trials)]
+    run = sweeps.next_run(config, runs, validate=_VALIDATE)
     return None if run is None else plain(run.config)
 
 
