@@ -41,8 +41,14 @@ run: setup ## the main job: an offline sweep of $(SWEEP) (pooled workers), then 
 train: setup ## one training run: make train ARGS="--epochs=1 --model=cnn"
 	$(PY) -m trainer $(ARGS)
 
+# The offline engine's tests run a second time with every sweep recorded in a real PostgreSQL server (started
+# and stopped by the tests) instead of SQLite files.
+ENGINE_TESTS := tests/test_localsweep_sweep.py tests/test_localsweep_stops.py tests/test_localsweep_rungs.py \
+	tests/test_reliability_faults.py
+
 test: setup lint ## lint, type-check and run every test (slow ones included), as CI does
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --storage-backend postgresql $(ENGINE_TESTS) $(PYTEST_ARGS)
 
 lint: setup ## ruff and mypy
 	$(VENV)/bin/ruff check .

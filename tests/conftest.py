@@ -60,6 +60,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--storage-backend") == "postgresql":
+        skip = pytest.mark.skip(reason="works on the SQLite file itself")
+        for item in items:
+            if "sqlite_only" in item.keywords:
+                item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Server]:
     """A real PostgreSQL server for the whole session (skips the test where none can be started)."""

@@ -16,6 +16,8 @@ from localsweep.lease import Holder, LeaseLostError, SweepBusyError
 from localsweep.storage import schema
 from localsweep.store import SCHEMA_VERSION, SweepStore
 
+pytestmark = pytest.mark.sqlite_only  # edits the lease row with sqlite3, as another process would
+
 CONFIG = {"method": "grid", "parameters": {"x": {"values": [1, 2]}}}
 
 

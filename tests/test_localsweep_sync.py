@@ -24,7 +24,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = "tests/localsweep_programs/echo_config.py"
 FAKE_KEY = "k" * 40
 
-pytestmark = pytest.mark.slow
+# The sweep is made once per module, before any test's storage backend is chosen: a SQLite sweep (sync on
+# PostgreSQL, across hosts, is tests/test_localsweep_agents.py).
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
 
 
 def localsweep(env: dict[str, str], *args: str | Path, code: int = 0) -> subprocess.CompletedProcess[str]:

@@ -190,6 +190,7 @@ def test_hung_trial_times_out_crashed_and_resume_keeps_the_timeout(tmp_path, sub
         assert ended[0].pid != ended[1].pid
 
 
+@pytest.mark.sqlite_only  # the sweep folder holds the SQLite store
 def test_sweep_folder_under_a_regular_file_is_a_clear_error(tmp_path, subprocess_env):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
@@ -205,11 +206,12 @@ def _file_size_limit(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
 
+@pytest.mark.sqlite_only  # the full disk is the SQLite file's
 def test_full_disk_mid_sweep_is_a_clear_error_and_the_store_stays_intact(tmp_path, subprocess_env):
     sweep_yaml = write_yaml(tmp_path, f"  x: {{values: {list(range(1, 9))}}}\n")
     sweep = tmp_path / "d"
     process = start(
-        subprocess_env, "run", sweep_yaml, "--name", "d", "--root", tmp_path, preexec_fn=lambda: _file_size_limit(65536)
+        subprocess_env, "run", sweep_yaml, "--name", "d", "--root", tmp_path, preexec_fn=lambda: _file_size_limit(262144)
     )
     stderr = finish(process, code=1)
     # SQLite says one or the other, depending on which write hit the limit.
