@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -71,6 +72,11 @@ class SyntheticSlot:
         self._task = None
 
 
+def synthetic_slot(agent: Agent, env: dict[str, str]) -> SyntheticSlot:
+    """What the agent gets instead of a command or pooled slot."""
+    return SyntheticSlot()
+
+
 def synthetic_run(store: SweepStore, run_id: str, wait: bool) -> RunRecord:
     """A finished run record, as read_run would return for a trial that logged ``score`` once."""
     score = (hash(run_id) % 1000) / 1000
@@ -99,9 +105,9 @@ def measure(backend_url: str | None, trials: int, workers: int, root: Path) -> d
     store.acquire_lease()
     options = RunOptions(workers=workers, poll_interval=0.0, function="bench:synthetic")
     with (
-        mock.patch.object(Agent, "_slot", lambda self, env: SyntheticSlot()),
+        mock.patch.object(Agent, "_slot", synthetic_slot),
         mock.patch.object(record, "read_run", synthetic_run),
-        open("/dev/null", "w") as quiet,  # noqa: PTH123 - a stream for Progress, not a path
+        open(os.devnull, "w") as quiet,
     ):
         start = time.perf_counter()
         ended = Agent(store, options, Progress(store, stream=quiet)).run()

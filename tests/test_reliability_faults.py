@@ -210,8 +210,9 @@ def _file_size_limit(limit: int) -> None:
 def test_full_disk_mid_sweep_is_a_clear_error_and_the_store_stays_intact(tmp_path, subprocess_env):
     sweep_yaml = write_yaml(tmp_path, f"  x: {{values: {list(range(1, 9))}}}\n")
     sweep = tmp_path / "d"
+    limit = 256 * 1024  # a few of the store's commits, enough for one trial or two
     process = start(
-        subprocess_env, "run", sweep_yaml, "--name", "d", "--root", tmp_path, preexec_fn=lambda: _file_size_limit(262144)
+        subprocess_env, "run", sweep_yaml, "--name", "d", "--root", tmp_path, preexec_fn=lambda: _file_size_limit(limit)
     )
     stderr = finish(process, code=1)
     # SQLite says one or the other, depending on which write hit the limit.
