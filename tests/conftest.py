@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from localsweep.store import STORAGE_VAR
+from localsweep.store import STORAGE_VAR, SweepStore
+from localsweep.trial import Trial
 from tests.postgres_server import PostgresUnavailableError, Server, postgres_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -96,6 +97,14 @@ def storage_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     url = str(request.getfixturevalue("postgres_url"))
     monkeypatch.setenv(STORAGE_VAR, url)
     return url
+
+
+def stored_trials(directory: Path) -> list[Trial]:
+    """The trials of the sweep whose folder is ``directory``, wherever it is recorded; [] before it exists."""
+    try:
+        return SweepStore.open(directory).trials()
+    except FileNotFoundError:
+        return []
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from localsweep.runlog import read_run
-from localsweep.store import SweepStore
 from localsweep.trial import Trial
+from tests.conftest import stored_trials
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = "tests/localsweep_programs/echo_config.py"
@@ -58,7 +58,7 @@ def finish(process: subprocess.Popen[str], code: int) -> str:
 
 
 def trials(sweep: Path) -> list[Trial]:
-    return SweepStore.open(sweep).trials() if (sweep / "sweep.db").exists() else []
+    return stored_trials(sweep)
 
 
 def wait_for(sweep: Path, ready: Any, timeout: float = 60.0) -> list[Trial]:

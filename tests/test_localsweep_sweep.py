@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from localsweep.store import SweepStore
+from tests.conftest import stored_trials
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = "tests/localsweep_programs/echo_config.py"
@@ -99,7 +100,8 @@ def test_malformed_yaml_reports_every_violation_and_runs_nothing(tmp_path, subpr
     assert "3 problem(s), nothing was run" in done.stderr
     assert "parameters.lr.min: '1e-5' is a string" in done.stderr
     assert "parameters.x: {'values': 3} is not valid" in done.stderr
-    assert not list(tmp_path.glob("*/sweep.db"))
+    assert not list(tmp_path.glob("sweep-*"))  # no sweep folder, and no record anywhere
+    assert "sweep" not in localsweep(subprocess_env, "status", "--root", tmp_path, check=2).stdout
 
 
 def test_a_trial_that_raises_is_recorded_crashed_and_the_sweep_goes_on(tmp_path, subprocess_env):
@@ -190,10 +192,9 @@ def test_kill_9_then_resume_loses_no_finished_trial_and_repeats_no_grid_point(tm
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    db = tmp_path / "k" / "sweep.db"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        trials = SweepStore.open(tmp_path / "k").trials() if db.exists() else []
+        trials = stored_trials(tmp_path / "k")
         if sum(t.state == "finished" for t in trials) >= 2 and trials[-1].state == "running":
             break
         time.sleep(0.1)

@@ -26,6 +26,7 @@ import pytest
 from localsweep.orphans import trial_processes
 from localsweep.runlog import read_run
 from localsweep.store import SweepStore, Trial
+from tests.conftest import stored_trials
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = "tests/localsweep_programs/echo_config.py"
@@ -63,7 +64,7 @@ def finish(process: subprocess.Popen[str], code: int = 0) -> str:
 
 
 def trials(sweep: Path) -> list[Trial]:
-    return SweepStore.open(sweep).trials() if (sweep / "sweep.db").exists() else []
+    return stored_trials(sweep)
 
 
 def wait_for(sweep: Path, ready: object, timeout: float = 60.0) -> list[Trial]:
