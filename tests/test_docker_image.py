@@ -5,6 +5,7 @@ What needs an engine (building the image, running it, GPUs, a real `docker stop`
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import re
@@ -85,8 +86,9 @@ def test_dockerignore_keeps_secrets_history_outputs_and_data_out(tmp_path: Path)
         ".env", ".env.local", ".git/config", ".venv/bin/python", "wandb/offline-run-1/run-1.wandb",
         "offline_sweeps/grid/sweep.db", "reports/run-1/report.html", "data/mnist.npz", "artifacts/model.keras",
         "trainer/.env", "trainer/wandb/debug.log", "trainer/__pycache__/x.pyc", "notebooks/explore.ipynb",
-        "requirements.txt", "docker_entrypoint.sh", "sweeps/grid.yaml", "trainer/__main__.py",
-        "localsweep/__main__.py", "analysis/__main__.py",
+        "runs/wandb/offline-run-1/run-1.wandb", "requirements.txt", "requirements-dev.txt",
+        "requirements-image.txt", "requirements-nodeps.txt", "docker_entrypoint.sh", "sweeps/grid.yaml",
+        "trainer/__main__.py", "localsweep/__main__.py", "analysis/__main__.py",
     ]  # fmt: skip
     for name in files:
         (context / name).parent.mkdir(parents=True, exist_ok=True)
@@ -94,8 +96,8 @@ def test_dockerignore_keeps_secrets_history_outputs_and_data_out(tmp_path: Path)
     patterns = (REPO_ROOT / ".dockerignore").read_text().splitlines()
     sent = {p for p in build.exclude_paths(str(context), patterns) if (context / p).is_file()}
     assert sent == {
-        "requirements.txt", "docker_entrypoint.sh", "sweeps/grid.yaml", "trainer/__main__.py",
-        "localsweep/__main__.py", "analysis/__main__.py",
+        "requirements-image.txt", "requirements-nodeps.txt", "docker_entrypoint.sh", "sweeps/grid.yaml",
+        "trainer/__main__.py", "localsweep/__main__.py", "analysis/__main__.py",
     }  # fmt: skip
 
 
@@ -109,20 +111,65 @@ def test_dockerignore_sends_everything_the_dockerfile_copies() -> None:
         if op == "COPY" and "--from=" not in args
         for source in [w for w in args.split() if not w.startswith("--")][:-1]
     }
-    assert copied >= {"requirements.txt", "docker_entrypoint.sh", "trainer", "localsweep", "analysis", "sweeps"}
+    assert copied >= {"requirements-image.txt", "requirements-nodeps.txt", "docker_entrypoint.sh", "trainer", "sweeps"}
     for source in copied:
         assert source in sent, f"{source} is COPYed but .dockerignore keeps it out of the build context"
     for module in REPO_ROOT.glob("*/__main__.py"):
         assert str(module.relative_to(REPO_ROOT)) in sent
 
 
-def test_dockerfile_installs_the_lock_before_the_source() -> None:
+def test_dockerfile_installs_the_locks_before_the_source() -> None:
     steps = instructions(DOCKERFILE.read_text())
     runs = [args for op, args in steps if op == "RUN"]
-    assert any("--require-hashes -r /tmp/lock/requirements.txt" in r and "--no-deps" in r for r in runs)
+    locks = "-r /tmp/lock/requirements-image.txt -r /tmp/lock/requirements-nodeps.txt"
+    assert any(locks in " ".join(r.split()) and "--no-deps --require-hashes" in r for r in runs)
     copies = [args for op, args in steps if op == "COPY"]
     first_source = next(i for i, c in enumerate(copies) if "trainer/" in c)
-    assert copies.index("requirements.txt /tmp/lock/requirements.txt") < first_source
+    assert copies.index("requirements-image.txt requirements-nodeps.txt /tmp/lock/") < first_source
+    # The code comes after the venv (copied from the deps stage) and after every RUN of the final stage:
+    # a code-only change rebuilds only the code layers.
+    final = final_stage()
+    code = min(i for i, (op, args) in enumerate(final) if op == "COPY" and "--from=" not in args)
+    assert max(i for i, (op, _) in enumerate(final) if op == "RUN") < code
+    assert max(i for i, (op, args) in enumerate(final) if "--from=deps" in args) < code
+
+
+def test_dockerfile_needs_no_buildkit_feature_and_takes_the_base_image_as_an_argument() -> None:
+    # BuildKit fetches the frontend a `# syntax=` line names (from Docker Hub); the legacy builder rejects
+    # COPY --chmod/--link/--parents, RUN --mount and heredocs.
+    text = DOCKERFILE.read_text()
+    assert not re.search(r"^#\s*syntax\s*=", text, re.IGNORECASE | re.MULTILINE)
+    for op, args in instructions(text):
+        assert not re.search(r"--(chmod|chown=\$|link|parents|mount|exclude)\b", args), f"{op} {args}"
+        assert "<<" not in args, f"{op} {args}"
+    steps = instructions(text)
+    assert steps[0] == ("ARG", "PYTHON_IMAGE=python:3.11-slim-bookworm")
+    assert [args.split()[0] for op, args in steps if op == "FROM"] == ["${PYTHON_IMAGE}", "${PYTHON_IMAGE}"]
+
+
+def third_party_imports() -> set[str]:
+    """Every third-party module the image's programs import (their own packages and the stdlib left out)."""
+    own = {"trainer", "analysis", "localsweep", "__future__"}
+    found: set[str] = set()
+    for package in ("trainer", "analysis", "localsweep"):
+        for path in (REPO_ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    found |= {alias.name for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    found.add(node.module)
+                elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module":
+                    found |= {a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)}
+    return {m for m in found if m.split(".")[0] not in sys.stdlib_module_names | own}
+
+
+def test_dockerfile_compiles_bytecode_for_every_third_party_module_the_programs_import() -> None:
+    # Only what is imported gets a .pyc in the image; a package missing from that list would be compiled again
+    # in every process (no .pyc is written at run time).
+    warm = next(args for op, args in instructions(DOCKERFILE.read_text()) if op == "RUN" and "python -c" in args)
+    listed = set(re.sub(r"\s+", "", warm.split('python -c "import ', 1)[1].split('"')[0]).split(","))
+    missing = {m.split(".")[0] for m in third_party_imports()} - {w.split(".")[0] for w in listed}
+    assert missing == set(), "add them to the Dockerfile's bytecode step"
 
 
 @pytest.mark.parametrize(("variant", "code", "stderr"), [("cpu", 0, ""), ("tpu", 1, "TF_VARIANT must be cpu or gpu")])
