@@ -72,12 +72,13 @@ def test_dockerfile_passes_hadolint() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_entrypoint_passes_shellcheck() -> None:
-    entrypoint = REPO_ROOT / "docker_entrypoint.sh"
-    done = subprocess.run([tool("shellcheck"), str(entrypoint)], capture_output=True, text=True)
+@pytest.mark.parametrize("script", ["docker_entrypoint.sh", "scripts/docker-engine"])
+def test_scripts_pass_shellcheck(script: str) -> None:
+    path = REPO_ROOT / script
+    done = subprocess.run([tool("shellcheck"), str(path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "set -Eeuo pipefail" in entrypoint.read_text()
-    assert entrypoint.stat().st_mode & 0o111, "docker_entrypoint.sh must be executable (git keeps the bit)"
+    assert "set -Eeuo pipefail" in path.read_text()
+    assert path.stat().st_mode & 0o111, f"{script} must be executable (git keeps the bit)"
 
 
 def test_dockerignore_keeps_secrets_history_outputs_and_data_out(tmp_path: Path) -> None:
