@@ -27,7 +27,7 @@ from tests.container import BuiltImage, Volumes, docker, run
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
 
-UNITS, SEEDS = [8, 16, 32, 64], [0, 1, 2]
+UNITS, SEEDS = [8, 16, 32, 64, 128], [0, 1]
 STOP_GRID = f"""\
 program: trainer/__main__.py
 command: ["${{env}}", "${{interpreter}}", "-m", "trainer", "${{args}}"]
@@ -54,27 +54,56 @@ def point(config: dict[str, Any]) -> tuple[int, int]:
     return config["units"], config["seed"]
 
 
+RUN_DIRS = "ls -d /app/offline_sweeps/s/wandb/offline-run-* 2>/dev/null | wc -l"
+
+
+def wait_for_a_new_run(container: str, before: int) -> None:
+    """Until the sweep in the container has more run dirs than ``before`` (a trial got to wandb.init), or ended."""
+    deadline = time.monotonic() + 120
+    while True:
+        counted = docker("exec", container, "sh", "-c", RUN_DIRS, check=False)
+        if counted.returncode != 0 or int(counted.stdout) > before:
+            return  # a new run, or the container is gone (the caller says so)
+        assert time.monotonic() < deadline, "no new trial reached wandb.init within 120 s"
+        time.sleep(0.2)
+
+
 def test_docker_stop_at_ten_moments_then_resume_runs_every_grid_point_to_the_end_exactly_once(
     docker_image: BuiltImage, tmp_path: Path, volumes: Volumes
 ) -> None:
-    # Command mode, as under `wandb agent`: each trial is a fresh `python -m trainer` (~8 s; the first ends ~11 s
-    # after the container starts), so a stop 2-16 s in lands in start-up, training, the run's finish or the next
-    # trial; each new container resumes the same volume. 12 points: more than 10 rounds can finish.
+    # Command mode, as under `wandb agent`: each trial is a fresh `python -m trainer` whose run dir appears ~5 s
+    # after it starts and which ends ~4 s later (training, then predictions and the run's finish). Like the
+    # kill -9 test (test_reliability_faults.py): the first two stops land in start-up, the others 0-9 s after a
+    # new run dir appeared, so in training, in the finish, between trials or in the next one's start-up. Every
+    # round is a new container on the same volume. 10 points: a round finishes at most the trial it waited for,
+    # so the 10 rounds leave at least 2 for the final resume.
     sweep_yaml = tmp_path / "stop.yaml"
     sweep_yaml.write_text(STOP_GRID)
     sweep_yaml.chmod(0o644)
     volume = volumes.new()
     options = (
-        "--network", "none", "-e", "WANDB_MODE=offline", "-v", f"{volume}:/app/offline_sweeps",
-        "-v", f"{sweep_yaml}:/app/sweeps/stop.yaml:ro",
-    )  # fmt: skip
+        "-e",
+        "WANDB_MODE=offline",
+        "-v",
+        f"{volume}:/app/offline_sweeps",
+        "-v",
+        f"{sweep_yaml}:/app/sweeps/stop.yaml:ro",
+    )
     rng = random.Random(14)
     for stop in range(10):
-        command = ("run", "sweeps/stop.yaml", "--name", "s") if stop == 0 else ("resume", "s")
-        container = docker("run", "-d", *options, docker_image.tag, "python", "-m", "localsweep", *command)
+        created = run(docker_image.tag, "test", "-e", "/app/offline_sweeps/s/sweep.db", options=options).returncode == 0
+        command = ("resume", "s") if created else ("run", "sweeps/stop.yaml", "--name", "s")
+        before = int(run(docker_image.tag, "sh", "-c", RUN_DIRS, options=options).stdout)
+        container = docker(
+            "run", "-d", "--network", "none", *options, docker_image.tag, "python", "-m", "localsweep", *command
+        )
         name = container.stdout.strip()
         try:
-            time.sleep(rng.uniform(2.0, 16.0))
+            if stop < 2:
+                time.sleep(rng.uniform(1.0, 4.0))
+            else:
+                wait_for_a_new_run(name, before)
+                time.sleep(rng.uniform(0.0, 9.0))
             running = docker("inspect", "--format", "{{.State.Running}}", name).stdout.strip() == "true"
             docker("stop", "--time", "60", name, timeout=120)
             code = int(docker("wait", name).stdout)
@@ -83,7 +112,7 @@ def test_docker_stop_at_ten_moments_then_resume_runs_every_grid_point_to_the_end
             docker("rm", "--force", name, check=False)
         assert running, f"the sweep ended before stop {stop + 1}: make the grid longer\n{logs.stderr[-2000:]}"
         assert code == 130, f"stop {stop + 1}: exit code {code}\n{logs.stderr[-3000:]}"
-    done = run(docker_image.tag, "python", "-m", "localsweep", "resume", "s", options=options[2:], timeout=900)
+    done = run(docker_image.tag, "python", "-m", "localsweep", "resume", "s", options=options, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
 
     sweep = volumes.copy_out(volume, tmp_path / "sweeps", docker_image.tag) / "s"
