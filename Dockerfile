@@ -35,7 +35,8 @@ RUN /opt/venv/bin/pip install --no-deps --require-hashes --no-compile \
 # TF_VARIANT=gpu swaps tensorflow-cpu for tensorflow[and-cuda] (same version, CUDA as pip wheels, so the slim
 # base works under the NVIDIA container toolkit). That step is OUTSIDE the hashed lock: tensorflow and the
 # nvidia-* wheels are resolved at build time, with every package already in the lock held to its locked
-# version by a constraints file made from the lock (tests/test_docker_gpu.py resolves it without downloading).
+# version by a constraints file made from the lock (tests/test_docker_image.py resolves it from the wheels'
+# metadata, downloading none).
 ARG TF_VARIANT=cpu
 ARG TF_GPU_REQUIREMENT="tensorflow[and-cuda]==2.21.0"
 RUN case "${TF_VARIANT}" in \

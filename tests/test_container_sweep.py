@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from localsweep.layout import DB_NAME
 from localsweep.runlog import read_run
 from localsweep.store import SweepStore
 from tests.conftest import REPO_ROOT
@@ -116,7 +117,7 @@ def test_docker_stop_at_ten_moments_then_resume_runs_every_grid_point_to_the_end
     assert done.returncode == 0, done.stderr[-3000:]
 
     sweep = volumes.copy_out(volume, tmp_path / "sweeps", docker_image.tag) / "s"
-    trials = SweepStore.open(sweep).trials()
+    trials = SweepStore.open(sweep / DB_NAME).trials()  # the container's SQLite store, whatever this session uses
     points = sorted((units, seed) for units in UNITS for seed in SEEDS)
     assert sorted(point(t.config) for t in trials if t.state == "finished") == points
     # The run records agree: one run per grid point trained to the end, and the store holds each such run as
