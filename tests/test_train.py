@@ -144,6 +144,16 @@ def test_cli_bad_input_gives_one_clear_error_and_exit_2(args, message, subproces
         assert not list(Path(subprocess_env["WANDB_DIR"]).glob("wandb/*run-*")), "refused before a wandb run exists"
 
 
+def test_cli_refuses_a_run_folder_wandb_would_swap_for_the_temp_dir(subprocess_env, tmp_path):
+    # wandb writes under the temp dir when it cannot write WANDB_DIR: in a container that run would be lost.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    done = _cli("--epochs=1", env={**subprocess_env, "WANDB_DIR": str(blocker / "runs")})
+    assert done.returncode == 2
+    assert f"trainer: error: wandb keeps this run under {blocker / 'runs'} (WANDB_DIR" in done.stderr
+    assert "instead, lost with a container" in done.stderr
+
+
 def test_cli_help_lists_every_flag(subprocess_env):
     done = _cli("--help", env=subprocess_env)
     assert done.returncode == 0

