@@ -75,6 +75,8 @@ def trial_json(store: SweepStore, trial: Trial) -> dict[str, Any]:
         "summary": trial.summary,
         "duration_s": trial.duration,
         "requeued": trial.requeued,
+        "agent": trial.agent,
+        "host": trial.host,
         "error": trial.error,
     }
 

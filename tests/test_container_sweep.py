@@ -7,6 +7,7 @@ DOCKER_CONFIG of the test's own; Debian's docker-compose 1.29 rejects docker-com
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import random
 import shutil
@@ -24,7 +25,7 @@ from localsweep.layout import DB_NAME
 from localsweep.runlog import read_run
 from localsweep.store import SweepStore
 from tests.conftest import REPO_ROOT
-from tests.container import BuiltImage, Volumes, docker, run
+from tests.container import BuiltImage, Volumes, docker, engine_script, run
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
 
@@ -177,8 +178,12 @@ def test_compose_v2_accepts_the_file_with_every_profile(compose: Compose) -> Non
     done = compose("--profile", "*", "config", "--format", "json")
     assert done.returncode == 0, done.stderr
     config = yaml.safe_load(done.stdout)  # JSON is YAML
-    assert set(config["services"]) == {"agent", "agent-gpu", "offline", "report", "sync"}
-    assert set(config["volumes"]) == {"wandb-runs", "offline-sweeps", "reports"}
+    assert set(config["services"]) == {
+        "agent", "agent-gpu", "offline", "report", "sync", "postgres", "cluster-create", "cluster-agent",
+        "cluster-status",
+    }  # fmt: skip
+    assert set(config["volumes"]) == {"wandb-runs", "offline-sweeps", "reports", "sweep-db"}
+    assert config["networks"]["sweepnet"]["internal"] is True
 
 
 def test_compose_offline_profile_runs_a_tiny_grid_and_its_report(
@@ -203,3 +208,39 @@ def test_compose_agent_without_a_key_is_refused_with_64(compose: Compose) -> Non
     done = compose("run", "--rm", "agent", env={"WANDB_SWEEP_ID": "me/proj/abcd1234"})
     assert done.returncode == 64
     assert "'wandb agent me/proj/abcd1234' talks to the W&B server and needs an API key" in done.stderr
+
+
+CLUSTER_UNITS = [8, 16, 32, 64, 128, 256]
+CLUSTER_GRID = STOP_GRID.replace(f"units: {{values: {UNITS}}}", f"units: {{values: {CLUSTER_UNITS}}}").replace(
+    f"seed: {{values: {SEEDS}}}", "seed: {value: 0}"
+)
+
+
+def test_compose_cluster_profile_three_agent_containers_share_one_grid_on_postgresql(
+    compose: Compose, docker_image: BuiltImage, tmp_path: Path
+) -> None:
+    # The database image: pulled where a registry answers, else a stand-in from Debian's PostgreSQL 15.
+    made = engine_script("postgres")
+    assert made.returncode == 0, made.stderr[-3000:]
+    grid = tmp_path / "cluster.yaml"
+    grid.write_text(CLUSTER_GRID)
+    grid.chmod(0o644)
+    sweep = {"CLUSTER_SWEEP": "c", "CLUSTER_SWEEP_YAML": "sweeps/cluster.yaml"}
+    up = compose("--profile", "cluster", "up", "--detach", "--wait", "postgres", env=sweep)
+    assert up.returncode == 0, up.stderr[-3000:]
+    created = compose("--profile", "cluster", "run", "--rm", "-v", f"{grid}:/app/sweeps/cluster.yaml:ro",
+                      "cluster-create", env=sweep)  # fmt: skip
+    assert created.returncode == 0, created.stderr[-3000:]
+    agents = compose(
+        "--profile", "cluster", "up", "--no-deps", "--scale", "cluster-agent=3", "cluster-agent", env=sweep
+    )
+    assert agents.returncode == 0, agents.stderr[-3000:]
+    exits = compose("--profile", "cluster", "ps", "--all", "--format", "json", "cluster-agent").stdout
+    codes = [c["ExitCode"] for c in map(json.loads, filter(None, exits.replace("}{", "}\n{").splitlines()))]
+    assert codes == [0, 0, 0], exits
+    status = compose("--profile", "cluster", "run", "--rm", "--no-deps", "cluster-status", env=sweep)
+    assert status.returncode == 0, status.stderr[-3000:]
+    trials = json.loads(status.stdout)["trials"]
+    assert sorted(t["config"]["units"] for t in trials if t["state"] == "finished") == CLUSTER_UNITS
+    assert all(t["state"] == "finished" for t in trials)  # each grid point once, none given up or repeated
+    assert len({t["host"] for t in trials}) >= 2  # the containers shared the work
