@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +30,13 @@ PROGRAM = REPO_ROOT / "tests" / "localsweep_programs" / "echo_config.py"
 
 def sweep(root: Path, url: str, name: str, trials: int, sleep: float, agents: int) -> float:
     """Create sweep ``name`` and run it with ``agents`` agents; returns the wall time in seconds."""
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "LOCALSWEEP_STORAGE": url}
+    env = {
+        **os.environ,
+        "WANDB_MODE": "offline",
+        "WANDB_SILENT": "true",
+        "LOCALSWEEP_STORAGE": url,
+        "PYTHONPATH": str(REPO_ROOT),
+    }  # agents start in folders of their own, as on other hosts
     yaml_path = root / f"{name}.yaml"
     yaml_path.write_text(
         f"program: {PROGRAM}\nmethod: grid\nmetric: {{name: score, goal: maximize}}\nparameters:\n"
@@ -45,12 +52,19 @@ def sweep(root: Path, url: str, name: str, trials: int, sleep: float, agents: in
         processes.append(subprocess.Popen(
             [sys.executable, "-m", "localsweep", "agent", name, "--root", str(home)],
             env={**env, "LOCALSWEEP_HOST": f"{name}-host{i}"}, cwd=home,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         ))  # fmt: skip
     for process in processes:
-        if process.wait() != 0:
-            raise RuntimeError(f"an agent of {name} exited {process.returncode}")
-    return time.perf_counter() - start
+        _, stderr = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"an agent of {name} exited {process.returncode}:\n{stderr[-3000:]}")
+    wall = time.perf_counter() - start
+    from localsweep.store import Location, SweepStore
+
+    trials = SweepStore.connect(Location(name, root, url)).trials()
+    hosts = sorted(Counter(str(t.host) for t in trials).values())
+    print(f"{agents} agent(s): trials per agent {hosts}, {sum(t.state != 'finished' for t in trials)} not finished")
+    return wall
 
 
 def main() -> None:
