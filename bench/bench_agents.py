@@ -61,9 +61,9 @@ def sweep(root: Path, url: str, name: str, trials: int, sleep: float, agents: in
     wall = time.perf_counter() - start
     from localsweep.store import Location, SweepStore
 
-    trials = SweepStore.connect(Location(name, root, url)).trials()
-    hosts = sorted(Counter(str(t.host) for t in trials).values())
-    print(f"{agents} agent(s): trials per agent {hosts}, {sum(t.state != 'finished' for t in trials)} not finished")
+    ended = SweepStore.connect(Location(name, root, url)).trials()
+    hosts = sorted(Counter(str(t.host) for t in ended).values())
+    print(f"{agents} agent(s): trials per agent {hosts}, {sum(t.state != 'finished' for t in ended)} not finished")
     return wall
 
 
