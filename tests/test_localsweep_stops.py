@@ -19,7 +19,8 @@ import pytest
 
 from localsweep.runlog import read_run
 from localsweep.trial import Trial
-from tests.conftest import stored_trials
+from tests.conftest import stored_trials as trials
+from tests.localsweep_cli import finish, start, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = "tests/localsweep_programs/echo_config.py"
@@ -35,40 +36,6 @@ def write_yaml(tmp_path: Path, parameters: str, metric: str = "score", extra: st
         f"parameters:\n{parameters}"
     )
     return path
-
-
-def start(env: dict[str, str], *args: str | Path) -> subprocess.Popen[str]:
-    # A session of its own, like a shell job: Ctrl-C reaches its whole process group.
-    return subprocess.Popen(
-        [sys.executable, "-m", "localsweep", *map(str, args)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def finish(process: subprocess.Popen[str], code: int) -> str:
-    _, stderr = process.communicate(timeout=240)
-    assert process.returncode == code, stderr
-    assert f"{os.sep}localsweep{os.sep}" not in stderr, stderr  # no traceback through the engine itself
-    return stderr
-
-
-def trials(sweep: Path) -> list[Trial]:
-    return stored_trials(sweep)
-
-
-def wait_for(sweep: Path, ready: Any, timeout: float = 60.0) -> list[Trial]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = trials(sweep)
-        if ready(found):
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for the sweep; trials: {[t.state for t in trials(sweep)]}")
 
 
 def point(config: dict[str, Any]) -> tuple[int, int]:
@@ -109,7 +76,11 @@ def test_ctrl_c_and_sigterm_at_seeded_moments_keep_every_finished_run(tmp_path, 
         known = len(trials(sweep))
         command = ["resume", "k"] if known else ["run", sweep_yaml, "--name", "k", *mode]
         workers = str(1 + moment % 2)
-        process = start(subprocess_env, *command, "--root", tmp_path, "--workers", workers, "--kill-delay", "20")
+        # A session of its own, like a shell job: Ctrl-C reaches its whole process group.
+        process = start(
+            subprocess_env, *command, "--root", tmp_path, "--workers", workers, "--kill-delay", "20",
+            start_new_session=True,
+        )  # fmt: skip
         if moment < 2:  # during start-up: the store being created, the first trial being launched
             time.sleep(rng.uniform(0.5, 2.5))
         else:
@@ -162,7 +133,7 @@ def test_resume_while_the_controller_lives_is_refused_and_changes_nothing(tmp_pa
 def test_status_says_when_the_controller_is_dead(tmp_path, subprocess_env):
     sweep_yaml = write_yaml(tmp_path, "  x: {values: [1]}\n  sleep: {value: 600}\n")
     sweep = tmp_path / "d"
-    process = start(subprocess_env, "run", sweep_yaml, "--name", "d", "--root", tmp_path)
+    process = start(subprocess_env, "run", sweep_yaml, "--name", "d", "--root", tmp_path, start_new_session=True)
     wait_for(sweep, lambda ts: len(ts) == 1)
     os.killpg(process.pid, signal.SIGKILL)
     process.communicate()
@@ -175,13 +146,13 @@ def test_status_says_when_the_controller_is_dead(tmp_path, subprocess_env):
     assert "running, no controller" in status.stdout
 
 
-def run_sweep(env: dict[str, str], tmp_path: Path, sweep_yaml: Path, code: int, *extra: str) -> str:
-    return finish(start(env, "run", sweep_yaml, "--name", "s", "--root", tmp_path, *extra), code)
+def run_sweep(env: dict[str, str], tmp_path: Path, sweep_yaml: Path, code: int, *extra: str, **finish_: bool) -> str:
+    return finish(start(env, "run", sweep_yaml, "--name", "s", "--root", tmp_path, *extra), code, **finish_)
 
 
 def test_a_grid_where_every_trial_failed_exits_1_with_the_first_error(tmp_path, subprocess_env):
     sweep_yaml = write_yaml(tmp_path, "  x: {values: [1, 2]}\n  fail: {value: true}\n")
-    stderr = run_sweep(subprocess_env, tmp_path, sweep_yaml, 1)
+    stderr = run_sweep(subprocess_env, tmp_path, sweep_yaml, 1, trial_tracebacks=True)  # the trials' RuntimeError
     assert "grid exhausted: every point has run; no trial succeeded: all 2 failed. The first, trial 1" in stderr
     assert "RuntimeError: asked to fail with x=1" in stderr
 

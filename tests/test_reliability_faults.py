@@ -14,8 +14,6 @@ import random
 import re
 import resource
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -26,7 +24,8 @@ import pytest
 from localsweep.orphans import trial_processes
 from localsweep.runlog import read_run
 from localsweep.store import SweepStore, Trial
-from tests.conftest import stored_trials
+from tests.conftest import stored_trials as trials
+from tests.localsweep_cli import finish, start, wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = "tests/localsweep_programs/echo_config.py"
@@ -42,39 +41,6 @@ def write_yaml(tmp_path: Path, parameters: str) -> Path:
         f"program: {PROGRAM}\nmethod: grid\nmetric: {{name: score, goal: maximize}}\nparameters:\n{parameters}"
     )
     return path
-
-
-def start(env: dict[str, str], *args: str | Path, **popen: object) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "localsweep", *map(str, args)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **popen,  # type: ignore[call-overload]
-    )
-
-
-def finish(process: subprocess.Popen[str], code: int = 0) -> str:
-    _, stderr = process.communicate(timeout=240)
-    assert process.returncode == code, stderr
-    assert "Traceback" not in stderr
-    return stderr
-
-
-def trials(sweep: Path) -> list[Trial]:
-    return stored_trials(sweep)
-
-
-def wait_for(sweep: Path, ready: object, timeout: float = 60.0) -> list[Trial]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = trials(sweep)
-        if ready(found):  # type: ignore[operator]
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for the sweep; trials: {[(t.state, t.pid) for t in trials(sweep)]}")
 
 
 def point(config: dict[str, Any]) -> tuple[int, int]:

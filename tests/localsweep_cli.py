@@ -1,0 +1,47 @@
+"""Running ``python -m localsweep`` as a user would, for the engine's tests: start it, wait on its store, finish it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from localsweep.trial import Trial
+from tests.conftest import REPO_ROOT, stored_trials
+
+
+def start(env: dict[str, str], *args: str | Path, **popen: object) -> subprocess.Popen[str]:
+    """``python -m localsweep ARGS`` from the repository root, its output captured."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "localsweep", *map(str, args)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,  # type: ignore[call-overload]
+    )
+
+
+def finish(process: subprocess.Popen[str], code: int = 0, trial_tracebacks: bool = False) -> str:
+    """Its stderr, once it exited with ``code`` and no traceback (``trial_tracebacks``: the trials' own may show,
+    but never one through the engine)."""
+    _, stderr = process.communicate(timeout=240)
+    assert process.returncode == code, stderr
+    assert f"{os.sep}localsweep{os.sep}" not in stderr, stderr
+    assert trial_tracebacks or "Traceback" not in stderr, stderr
+    return stderr
+
+
+def wait_for(sweep: Path, ready: Callable[[list[Trial]], bool], timeout: float = 60.0) -> list[Trial]:
+    """The sweep's trials once ``ready`` says so."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = stored_trials(sweep)
+        if ready(found):
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for the sweep; trials: {[(t.state, t.pid) for t in stored_trials(sweep)]}")
