@@ -27,7 +27,7 @@ from localsweep.controller import Controller
 from localsweep.lease import SweepBusyError
 from localsweep.report import Progress, controller_line, status_json, table, trial_json
 from localsweep.storage import DatabaseUnavailableError
-from localsweep.store import DEFAULT_ROOT, STORAGE_VAR, SweepStore, default_storage, find_sweep
+from localsweep.store import DEFAULT_ROOT, STORAGE_VAR, Location, SweepStore, default_storage, find_sweep
 from localsweep.trial import FINISHED, RUNNING
 from localsweep.validate import SweepConfigError, check_sweep_config, load_sweep_config
 
@@ -73,6 +73,11 @@ def _parser() -> argparse.ArgumentParser:
             type=_seconds,
             help="end a trial running longer and record it crashed (default: no limit; kept for resume and agents)",
         )
+    create.add_argument(
+        "--exist-ok",
+        action="store_true",
+        help="succeed when a sweep of this name with the same YAML is recorded already (one create per agent)",
+    )
     resume = commands.add_parser(
         "resume", help="continue a sweep: trials its last controller left are recorded, interrupted points rerun"
     )
@@ -125,6 +130,23 @@ def _check_function(reference: str) -> list[str]:
     if importlib.util.find_spec(module) is None:
         return [f"--function: module {module!r} is not importable from {Path.cwd()}"]
     return []
+
+
+def _create_or_find(args: argparse.Namespace) -> SweepStore:
+    """:func:`_create`, or the sweep of that name when one was recorded from the same YAML (another agent's create
+    won the race); a sweep of that name from another YAML is still refused."""
+    try:
+        return _create(args)
+    except FileExistsError:
+        if args.name is None:
+            raise
+        store = SweepStore.connect(Location(args.name, args.root, args.storage))
+        if store.config != load_sweep_config(args.sweep_yaml):
+            raise FileExistsError(
+                f"sweep {args.name!r} exists with a different search (recorded from {store.source}), "
+                f"not the one in {args.sweep_yaml}: choose another --name"
+            ) from None
+        return store
 
 
 def _create(args: argparse.Namespace) -> SweepStore:
@@ -327,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 store.release_lease()
         if args.command == "create":
-            store = _create(args)
+            store = _create_or_find(args) if args.exist_ok else _create(args)
             print(store.name)
             print(f"sweep {store.name} recorded in {store.describe()}: start agents with "
                   f"`python -m localsweep agent {store.name}`", file=sys.stderr)  # fmt: skip

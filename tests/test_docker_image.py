@@ -56,8 +56,9 @@ def image_layout(root: Path) -> Path:
 
 
 def compose_services() -> dict[str, dict[str, object]]:
+    """The services that run this project's image (the cluster profile's PostgreSQL server runs its own)."""
     services: dict[str, dict[str, object]] = yaml.safe_load(COMPOSE.read_text())["services"]
-    return services
+    return {name: service for name, service in services.items() if "build" in service}
 
 
 def tool(name: str) -> str:

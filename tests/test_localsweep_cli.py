@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from localsweep.cli import main
+from localsweep.store import STORAGE_VAR
 
 
 def test_a_negative_kill_delay_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -26,3 +27,24 @@ def test_no_sweep_yet_says_how_to_start_one(command: str, tmp_path: Path, capsys
 def test_an_unknown_sweep_name_lists_the_sweeps_there(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status", "nope", "--root", str(tmp_path)]) == 2
     assert f"sweep 'nope' not found under {tmp_path}/ (sweeps there: none)" in capsys.readouterr().err
+
+
+def test_create_exist_ok_finds_the_same_sweep_and_refuses_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(STORAGE_VAR, raising=False)
+    (tmp_path / "train.py").write_text("")
+    body = "program: train.py\nmethod: grid\nparameters:\n  x: {values: [%s]}\n"
+    (tmp_path / "a.yaml").write_text(body % "1, 2")
+    (tmp_path / "b.yaml").write_text(body % "1, 3")
+    where = ["--name", "s", "--root", str(tmp_path / "sweeps")]
+    assert main(["create", "a.yaml", *where]) == 0
+    assert main(["create", "a.yaml", *where]) == 2  # without --exist-ok a second create is refused
+    assert "choose another --name" in capsys.readouterr().err
+    assert main(["create", "a.yaml", *where, "--exist-ok"]) == 0
+    assert capsys.readouterr().out == "s\n"
+    assert main(["create", "b.yaml", *where, "--exist-ok"]) == 2
+    assert "sweep 's' exists with a different search (recorded from a.yaml), not the one in b.yaml" in (
+        capsys.readouterr().err
+    )
