@@ -116,13 +116,17 @@ def test_space_maps_nested_configs_to_dotted_names_and_back():
             "method: custom\nscheduler: {engine: ax}\nmetric: {name: a}\nparameters: {x: {values: [1]}}\n",
             "scheduler.engine: W&B's schema accepts 'ax'",
         ),
-        ("method: custom\nscheduler: {engine: optuna}\nparameters: {x: {values: [1]}}\n", "metric: method custom needs"),
+        (
+            "method: custom\nscheduler: {engine: optuna}\nparameters: {x: {values: [1]}}\n",
+            "metric: method custom needs",
+        ),
         (
             "method: custom\nscheduler: {engine: optuna, source: no/such.py, search_space: f}\nmetric: {name: a}\n",
             "scheduler.source: cannot read",
         ),
         (
-            f"method: custom\nscheduler: {{engine: optuna, source: {SPACES}, search_space: nope}}\nmetric: {{name: a}}\n",
+            f"method: custom\nscheduler: {{engine: optuna, source: {SPACES}, search_space: nope}}\n"
+            "metric: {name: a}\n",
             f"scheduler.search_space: {SPACES} defines no function 'nope' (its functions: [",
         ),
         (

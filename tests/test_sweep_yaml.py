@@ -22,7 +22,8 @@ def _load(path: Path) -> dict:
 
 
 def test_sweeps_folder_holds_the_studies_and_no_package():
-    assert {p.name for p in SWEEP_FILES} >= {"grid.yaml", "random.yaml", "bayes.yaml", "pareto.yaml", "conditional.yaml"}
+    studies = {"grid.yaml", "random.yaml", "bayes.yaml", "pareto.yaml", "conditional.yaml"}
+    assert {p.name for p in SWEEP_FILES} >= studies
     assert not (REPO / "sweeps" / "__init__.py").exists(), "sweeps/__init__.py would shadow W&B's `sweeps` package"
 
 

@@ -61,6 +61,7 @@ def test_train_offline_writes_run_predictions_artifacts_and_summary():
     assert record.summary["test/accuracy"] == pytest.approx(result.summary["test/accuracy"])
     assert 0.3 < record.summary["test/accuracy"] <= 1.0
     model_row, epoch_row = record.history  # the model's size and speed before training, then one row per epoch
+    assert set(MODEL_METRICS) <= set(model_row)
     assert set(OBJECTIVES) <= set(epoch_row)
     assert "epoch/val_accuracy" in epoch_row  # WandbMetricsLogger's keys, same row
     assert model_row["model_parameters"] == (784 * 32 + 32) + (32 * 10 + 10)  # Dense(32), then the softmax
