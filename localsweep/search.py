@@ -38,8 +38,10 @@ _STATES = {
 # The config was validated before the sweep was created (validate.py). sweeps 0.3.0's validate=True would also
 # *fill* it through SweepConfig, which silently drops nested parameters ({"parameters": {...}} entries).
 _VALIDATE = False
-ATTEMPTS = 32
-"""With ``--distinct``: how many proposals the search gets before a point not yet run is taken at random."""
+ATTEMPTS = 8
+"""With ``--distinct``: how many proposals the search gets before a point not yet run is taken at random. Each is a
+whole proposal (bayes refits its model), so a few; for random search the fallback draw is the same distribution
+(every point of an enumerable space is equally likely under W&B's random search)."""
 
 
 @dataclass(frozen=True)
