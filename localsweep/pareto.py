@@ -9,6 +9,7 @@ from typing import Any
 import optuna
 
 from localsweep import measure
+from localsweep.custom.study import STUDY_NAME
 from localsweep.objectives import objectives
 from localsweep.trial import FINISHED, STOPPED, Trial, best
 
@@ -27,7 +28,7 @@ def front(config: dict[str, Any], trials: Sequence[Trial]) -> list[Trial]:
         for values in [measure.values(config, t)]
         if None not in values
     ]
-    study = optuna.create_study(directions=[g.goal for g in goals])
+    study = optuna.create_study(study_name=STUDY_NAME, directions=[g.goal for g in goals])
     study.add_trials(optuna.trial.create_trial(values=values, params={}, distributions={}) for _, values in scored)
     on_front = {t.number for t in study.best_trials}
     return [t for i, (t, _) in enumerate(scored) if i in on_front]

@@ -1,8 +1,9 @@
 """``--prior-sweep NAME``: warm start from the finished trials of earlier sweeps, like W&B's prior runs.
 
 When the sweep is created, the finished and stopped trials of each named sweep that fit the new sweep (every
-searched parameter present with a value its distribution admits, and a value for every objective) are copied into
-the new sweep's settings: their parameters, objective values and per-step objective history. The search then sees
+searched parameter present with a value its distribution admits, every constant equal, and a value for every
+objective) are copied into the new sweep's settings: their parameters, objective values and per-step objective
+history. The search then sees
 them before its own trials (bayes and Optuna model them from the first suggestion; a grid skips their points; the
 early-termination rules compare against them), and they never count toward ``run_cap`` or ``--count``. Copying
 keeps the sweep self-contained: ``resume``, or a controller on another host, needs no access to the earlier
@@ -23,6 +24,8 @@ from localsweep.custom.study import Engine
 from localsweep.objectives import objectives
 from localsweep.store import SweepStore
 from localsweep.trial import FINISHED, STOPPED, Trial, TrialState
+
+_ABSENT = object()
 
 
 def snapshot(
@@ -52,9 +55,13 @@ def misfit(config: dict[str, Any], source: Source | None, trial: Trial) -> str |
     if missing:
         return f"no value for {', '.join(missing)}"
     space, _ = translate(config.get("parameters") or {})
-    absent = sorted(set(space.distributions) - set(space.values(trial.config)))
+    found = space.values(trial.config)
+    absent = sorted(set(space.distributions) - set(found))
     if absent:
         return f"no parameter {', '.join(absent)}"
+    other = [f"{n}={found.get(n)!r}" for n, value in space.constants.items() if found.get(n, _ABSENT) != value]
+    if other:
+        return f"another constant ({', '.join(other)}): a different experiment"
     distributions = space.distributions
     if config.get("method") == "custom":
         try:

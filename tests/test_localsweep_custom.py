@@ -103,7 +103,7 @@ def test_translate_refuses_what_optuna_cannot_express_with_the_key_path(spec, me
 
 def test_space_maps_nested_configs_to_dotted_names_and_back():
     space, _ = translate({"opt": {"parameters": {"lr": {"min": 0.0, "max": 1.0}, "kind": {"value": "adam"}}}})
-    assert space.values({"opt": {"lr": 0.5, "kind": "adam"}}) == {"opt.lr": 0.5}
+    assert space.values({"opt": {"lr": 0.5, "kind": "adam"}}) == {"opt.lr": 0.5, "opt.kind": "adam"}
     assert space.config({"opt.lr": 0.5, "free": 1}) == {"opt": {"kind": "adam", "lr": 0.5}, "free": 1}
     assert Space({}, {}, {}).values({"x": 1}) == {}
 

@@ -174,6 +174,19 @@ def test_prior_snapshot_keeps_the_trials_that_fit_and_says_why_others_do_not(tmp
     assert (known.number, known.config, known.metric_value, options.seed) == (-1, {"x": 2}, 0.5, 4)
 
 
+@pytest.mark.parametrize(
+    ("config", "why"),
+    [
+        ({"x": 2, "epochs": 3}, None),
+        ({"x": 2, "epochs": 9}, "another constant (epochs=9): a different experiment"),
+        ({"epochs": 3}, "no parameter x"),
+    ],
+)
+def test_a_prior_trial_fits_when_its_constants_match_and_its_values_lie_in_the_space(config, why):
+    sweep = yaml.safe_load(METHODS["bayes"] + "parameters:\n  x: {min: 0, max: 5}\n  epochs: {value: 3}\n")
+    assert prior.misfit(sweep, None, trial(1, config, score=0.5)) == why
+
+
 def test_search_options_keep_the_custom_source_text(tmp_path):
     source = tmp_path / "space.py"
     source.write_text("def f(trial):\n    trial.suggest_int('k', 0, 3)\n")

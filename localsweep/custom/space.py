@@ -75,14 +75,14 @@ class Space:
         return nested
 
     def values(self, config: dict[str, Any]) -> dict[str, Any]:
-        """The searched parameters' values in a nested trial config, by name (missing ones left out).
+        """The parameters' values (searched and constant) in a nested trial config, by name (missing ones left out).
 
         >>> space = Space({"opt.lr": FloatDistribution(0.0, 1.0)}, {}, {"opt.lr": ("opt", "lr")})
         >>> space.values({"epochs": 3, "opt": {"lr": 0.1}})
         {'opt.lr': 0.1}
         """
         found = {}
-        for name in self.distributions:
+        for name in self.paths:
             node: Any = config
             for key in self.paths[name]:
                 node = node.get(key, _MISSING) if isinstance(node, dict) else _MISSING
