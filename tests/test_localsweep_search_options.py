@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -196,3 +197,24 @@ def test_search_options_keep_the_custom_source_text(tmp_path):
     assert SearchOptions.from_settings(settings).source == Source(
         "space.py", "def f(trial):\n    trial.suggest_int('k', 0, 3)\n"
     )
+
+
+def test_a_store_from_before_retries_is_migrated_and_can_mark_them(tmp_path):
+    store = SweepStore.create(
+        tmp_path / "s", name="s", sweep_id="i", config={"method": "grid"}, source="s", settings={}
+    )
+    store.acquire_lease()
+    store.add_trial("r1", {"x": {"value": 1}})
+    store.release_lease()
+    store.close()
+    # Version 3, as issue 13's stores were written: no `retried` column.
+    db = sqlite3.connect(tmp_path / "s" / "sweep.db")
+    db.execute("ALTER TABLE trials DROP COLUMN retried")
+    db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    migrated = SweepStore.open(tmp_path / "s")
+    assert [t.retried for t in migrated.trials()] == [False]
+    migrated.acquire_lease()
+    migrated.mark_retried(["r1"])
+    assert [t.retried for t in migrated.trials()] == [True]
