@@ -10,9 +10,10 @@ PRUNED, crashed (or finished without every objective) → FAIL, pending or runni
 
 - Suggesting: the replayed trials are added to a study with the sweep's sampler, which is asked once.
 - Pruning (one objective only: Optuna's ``Trial.report`` refuses multi-objective studies): the replay study has
-  the sweep's pruner and asks it after every step of every ended trial, as an objective reporting each epoch
-  would (successive halving records its rungs then); then each running trial is judged at its latest step from
-  the live history, which is what ``trial.should_prune()`` after that step's ``report`` would answer.
+  the sweep's pruner and, unless the pruner is one that keeps nothing in the study (median, percentile,
+  threshold, Wilcoxon), asks it after every step of every ended trial, as an objective reporting each epoch would
+  (successive halving and hyperband record their rungs then); then each running trial is judged at its latest
+  step from the live history, which is what ``trial.should_prune()`` after that step's ``report`` would answer.
 
 Samplers that keep their state in trial or study system attributes (NSGA-II/III, CMA-ES, QMC, grid) would restart
 from scratch in every rebuilt study, so they are refused. The default sampler is TPE for one objective and for
@@ -49,6 +50,15 @@ _STATEFUL_SAMPLERS = (
     optuna.samplers.QMCSampler,
     optuna.samplers.GridSampler,
 )
+
+_STATELESS_PRUNERS = (
+    optuna.pruners.NopPruner,
+    optuna.pruners.PercentilePruner,  # MedianPruner is one
+    optuna.pruners.ThresholdPruner,
+    optuna.pruners.WilcoxonPruner,
+)
+"""Pruners whose verdicts depend only on the trials' reported values (no rungs kept in the study), so the ended
+trials need not be judged again when the study is rebuilt."""
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial on stderr otherwise
 
@@ -167,7 +177,7 @@ def replay(
     """
     study = _study(engine, RandomSampler(), pruner)  # the sampler is never asked: every trial is enqueued
     single = len(engine.objectives) == 1
-    judge = single and not isinstance(pruner, NopPruner)
+    judge = single and not isinstance(pruner, _STATELESS_PRUNERS)
     running: dict[str, optuna.Trial] = {}
     for known_trial in known:
         config = known_trial.config
