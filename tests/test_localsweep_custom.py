@@ -239,3 +239,8 @@ def test_front_and_best_along_honour_each_metrics_goal():
     assert [best_along(config, trials, name).number for name in ("acc", "size")] == [5, 2]  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="--metric 'loss' is not a metric of this sweep; it has: acc, size"):
         best_along(config, trials, "loss")
+
+
+def test_translate_refuses_a_flat_name_that_a_nested_parameter_also_has():
+    _, problems = translate({"a.b": {"values": [1]}, "a": {"parameters": {"b": {"values": [2]}}}})
+    assert problems == ["parameters.a.b: a top-level parameter and a nested one both have this dotted name; rename one"]

@@ -107,28 +107,30 @@ def translate(parameters: dict[str, Any], outer: tuple[str, ...] = ()) -> tuple[
     problems: list[str] = []
     for key, spec in parameters.items():
         path = (*outer, str(key))
-        name = ".".join(path)
-        if name in space.paths:
-            problems.append(f"parameters.{name}: the same dotted name as another (nested) parameter; rename one")
-            continue
         if isinstance(spec, dict) and "parameters" in spec:
             inner, found = translate(spec["parameters"], path)
+            problems += found + [_clash(n) for n in inner.paths if n in space.paths]
             space.distributions.update(inner.distributions)
             space.constants.update(inner.constants)
             space.paths.update(inner.paths)
-            problems += found
             continue
+        name = ".".join(path)
+        if name in space.paths:
+            problems.append(_clash(name))
         parameter = _KIND(name, spec)
-        distribution = parameter.value if parameter.type == _KIND.CONSTANT else _distribution(parameter)
         if parameter.type == _KIND.CONSTANT:
-            space.constants[name] = distribution
-        elif isinstance(distribution, BaseDistribution):
-            space.distributions[name] = distribution
-        else:
+            space.constants[name] = parameter.value
+        elif isinstance(distribution := _distribution(parameter), str):
             problems.append(f"parameters.{name}: {distribution}")
             continue
+        else:
+            space.distributions[name] = distribution
         space.paths[name] = path
     return space, problems
+
+
+def _clash(name: str) -> str:
+    return f"parameters.{name}: a top-level parameter and a nested one both have this dotted name; rename one"
 
 
 def _distribution(parameter: Any) -> BaseDistribution | str:

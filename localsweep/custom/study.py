@@ -151,14 +151,13 @@ def _load(config_json: str, source: Source | None) -> Engine:
 
 def suggest_from(trial: optuna.Trial | optuna.trial.FixedTrial, name: str, distribution: BaseDistribution) -> Any:
     """Have ``trial`` suggest ``name`` from ``distribution`` through its public ``suggest_*`` methods."""
-    if isinstance(distribution, CategoricalDistribution):
-        return trial.suggest_categorical(name, list(distribution.choices))
-    if isinstance(distribution, IntDistribution):
-        d = distribution
-        return trial.suggest_int(name, d.low, d.high, step=d.step, log=d.log)
-    if isinstance(distribution, FloatDistribution):
-        d2 = distribution
-        return trial.suggest_float(name, d2.low, d2.high, step=d2.step, log=d2.log)
+    match distribution:
+        case CategoricalDistribution(choices=choices):
+            return trial.suggest_categorical(name, list(choices))
+        case IntDistribution(low=low, high=high, step=step, log=log):
+            return trial.suggest_int(name, low, high, step=step, log=log)
+        case FloatDistribution(low=low, high=high, step=step, log=log):
+            return trial.suggest_float(name, low, high, step=step, log=log)
     raise TypeError(f"no suggest_* method for {type(distribution).__name__}")
 
 
@@ -173,7 +172,7 @@ def replay(
 ) -> tuple[optuna.Study, dict[str, optuna.Trial]]:
     """A study holding ``known`` (start order), and the Optuna trial of each pending or running one (left RUNNING).
 
-    ``live`` maps running trials' run ids to the history logged so far (the stored one is empty until they end).
+    ``live`` maps running trials' run ids to the history they have logged so far (it wins over the stored one).
     """
     study = _study(engine, RandomSampler(), pruner)  # the sampler is never asked: every trial is enqueued
     single = len(engine.objectives) == 1
