@@ -18,31 +18,11 @@ from localsweep.custom.space import Space, translate
 from localsweep.custom.study import Engine, next_params, replay, to_prune
 from localsweep.engine import params as wandb_params
 from localsweep.pareto import best_along, front
-from localsweep.trial import CRASHED, FINISHED, RUNNING, STOPPED, Trial, TrialState
+from localsweep.trial import CRASHED, FINISHED, RUNNING, STOPPED
+from tests.trials import trial
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SPACES = "tests/localsweep_programs/spaces.py"
-
-
-def trial(number: int, state: TrialState, config: dict[str, Any], history=(), summary=None) -> Trial:
-    return Trial(
-        number=number,
-        run_id=f"run{number}",
-        state=state,
-        params={k: {"value": v} for k, v in config.items()},
-        started_at=0.0,
-        ended_at=None,
-        exit_code=None,
-        error=None,
-        run_dir=None,
-        history=list(history),
-        summary=summary or {},
-        artifacts=[],
-        metric_value=None,
-        metric_imputed=False,
-        requeued=False,
-        pid=None,
-    )
 
 
 def custom(parameters: str, extra: str = "", metric: str = "metric: {name: score, goal: maximize}") -> dict[str, Any]:

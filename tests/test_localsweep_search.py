@@ -20,7 +20,8 @@ from localsweep.search import (
     space_size,
     suggest,
 )
-from localsweep.trial import CRASHED, FINISHED, RUNNING, Trial, TrialState
+from localsweep.trial import CRASHED, FINISHED, RUNNING, Trial
+from tests.trials import trial
 
 RANDOM = {
     "method": "random",
@@ -34,27 +35,6 @@ BAYES: dict[str, Any] = {
     "metric": {"name": "acc", "goal": "maximize"},
     "parameters": {"lr": {"min": 0.0, "max": 1.0}, "units": {"values": [32, 64]}},
 }
-
-
-def trial(number: int, state: TrialState, params: dict[str, Any], history=(), summary=None) -> Trial:
-    return Trial(
-        number=number,
-        run_id=f"run{number}",
-        state=state,
-        params={k: {"value": v} for k, v in params.items()},
-        started_at=0.0,
-        ended_at=None,
-        exit_code=None,
-        error=None,
-        run_dir=None,
-        history=list(history),
-        summary=summary or {},
-        artifacts=[],
-        metric_value=None,
-        metric_imputed=False,
-        requeued=False,
-        pid=None,
-    )
 
 
 def test_suggest_with_a_seed_reproduces_random_suggestions_nested_included():

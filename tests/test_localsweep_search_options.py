@@ -14,7 +14,8 @@ from localsweep import distinct, prior
 from localsweep.custom.source import Source
 from localsweep.search import SearchOptions, new_settings, retry, space_size, suggest
 from localsweep.store import SweepStore
-from localsweep.trial import CRASHED, FINISHED, PENDING, Trial, TrialState
+from localsweep.trial import CRASHED, FINISHED, PENDING, Trial
+from tests.trials import trial
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SPACE = "parameters:\n  x: {values: [1, 2, 3]}\n  k: {values: [a, b]}\n  epochs: {value: 3}\n"
@@ -25,33 +26,12 @@ METHODS = {
 }
 
 
-def trial(number: int, config: dict[str, Any], state: TrialState = FINISHED, score: float | None = None) -> Trial:
-    return Trial(
-        number=number,
-        run_id=f"run{number}",
-        state=state,
-        params={k: {"value": v} for k, v in config.items()},
-        started_at=0.0,
-        ended_at=0.0,
-        exit_code=0,
-        error=None,
-        run_dir=None,
-        history=[],
-        summary={} if score is None else {"score": score},
-        artifacts=[],
-        metric_value=score,
-        metric_imputed=False,
-        requeued=False,
-        pid=None,
-    )
-
-
 def run_out(config: dict[str, Any], options: SearchOptions, limit: int = 20) -> list[dict[str, Any]]:
     """Suggest, record as finished (score = x), repeat until the search says the space is exhausted."""
     trials: list[Trial] = []
     while len(trials) < limit and (params := suggest(config, trials, options)) is not None:
         values = {k: v["value"] for k, v in params.items()}
-        trials.append(trial(len(trials) + 1, values, score=float(values["x"])))
+        trials.append(trial(len(trials) + 1, FINISHED, values, score=float(values["x"])))
     return [t.config for t in trials]
 
 
@@ -73,15 +53,15 @@ def test_without_distinct_the_same_space_repeats_points(method):
 
 def test_distinct_counts_pending_and_prior_trials_as_run():
     config = yaml.safe_load(METHODS["random"] + SPACE)
-    ran_before = (trial(-1, {"x": 1, "k": "a", "epochs": 3}, score=1.0),)
-    pending = [trial(1, {"x": 2, "k": "a", "epochs": 3}, state=PENDING)]
+    ran_before = (trial(-1, FINISHED, {"x": 1, "k": "a", "epochs": 3}, score=1.0),)
+    pending = [trial(1, PENDING, {"x": 2, "k": "a", "epochs": 3})]
     options = SearchOptions(seed=0, distinct=True, prior=ran_before)
     assert space_size(config, options) == 5
     seen = set()
     trials = list(pending)
     while (params := suggest(config, trials, options)) is not None:
         seen.add((params["x"]["value"], params["k"]["value"]))
-        trials.append(trial(len(trials) + 1, {k: v["value"] for k, v in params.items()}))
+        trials.append(trial(len(trials) + 1, FINISHED, {k: v["value"] for k, v in params.items()}))
     assert seen == {(x, k) for x in (1, 2, 3) for k in ("a", "b")} - {(1, "a"), (2, "a")}
 
 
@@ -105,20 +85,20 @@ def test_distinct_is_refused_for_a_define_by_run_space():
 
 def test_retried_trials_run_again_first_and_once():
     config = yaml.safe_load(METHODS["random"] + SPACE)
-    crashed = replace(trial(1, {"x": 3, "k": "b", "epochs": 3}, state=CRASHED), retried=True)
+    crashed = replace(trial(1, CRASHED, {"x": 3, "k": "b", "epochs": 3}), retried=True)
     assert suggest(config, [crashed], SearchOptions(seed=0)) == crashed.params
     assert retry([crashed]) == crashed.params
-    assert retry([crashed, replace(trial(2, crashed.config, state=CRASHED), requeued=True)]) == crashed.params
-    assert retry([crashed, trial(2, crashed.config, state=PENDING)]) is None  # its second attempt is under way
+    assert retry([crashed, replace(trial(2, CRASHED, crashed.config), requeued=True)]) == crashed.params
+    assert retry([crashed, trial(2, PENDING, crashed.config)]) is None  # its second attempt is under way
 
 
 def test_a_retried_grid_point_is_suggested_again_and_the_grid_then_goes_on():
     config = yaml.safe_load("method: grid\n" + SPACE)
     first = suggest(config, [], SearchOptions())
     assert first is not None
-    crashed = replace(trial(1, {k: v["value"] for k, v in first.items()}, state=CRASHED), retried=True)
+    crashed = replace(trial(1, CRASHED, {k: v["value"] for k, v in first.items()}), retried=True)
     assert suggest(config, [crashed], SearchOptions()) == first
-    rerun = trial(2, crashed.config)
+    rerun = trial(2, FINISHED, crashed.config)
     second = suggest(config, [crashed, rerun], SearchOptions())
     assert second not in (None, first)
 
@@ -129,7 +109,7 @@ PRIOR_X = [0.02, 0.1, 0.18, 0.26, 0.34, 0.42, 0.5, 0.58, 0.66, 0.74, 0.8, 0.86]
 @pytest.mark.parametrize("method", ["bayes", "custom"])
 def test_prior_trials_shape_the_first_suggestion(method):
     config = yaml.safe_load(METHODS[method] + "parameters:\n  x: {min: 0.0, max: 1.0}\n")
-    earlier = tuple(trial(i - len(PRIOR_X), {"x": x}, score=x) for i, x in enumerate(PRIOR_X))  # score grows with x
+    earlier = tuple(trial(i - len(PRIOR_X), FINISHED, {"x": x}, score=x) for i, x in enumerate(PRIOR_X))
     cold = [suggest(config, [], SearchOptions(seed=s))["x"]["value"] for s in range(5)]  # type: ignore[index]
     warm = [suggest(config, [], SearchOptions(seed=s, prior=earlier))["x"]["value"] for s in range(5)]  # type: ignore[index]
     # W&B's bayes draws at random until it has two results, TPE until ten: cold first suggestions are uniform draws;
@@ -185,7 +165,7 @@ def test_prior_snapshot_keeps_the_trials_that_fit_and_says_why_others_do_not(tmp
 )
 def test_a_prior_trial_fits_when_its_constants_match_and_its_values_lie_in_the_space(config, why):
     sweep = yaml.safe_load(METHODS["bayes"] + "parameters:\n  x: {min: 0, max: 5}\n  epochs: {value: 3}\n")
-    assert prior.misfit(sweep, None, trial(1, config, score=0.5)) == why
+    assert prior.misfit(sweep, None, trial(1, FINISHED, config, score=0.5)) == why
 
 
 def test_search_options_keep_the_custom_source_text(tmp_path):
