@@ -64,9 +64,9 @@ def key(params_: dict[str, Any]) -> str:
     return json.dumps(plain(params_), sort_keys=True)
 
 
-def points(config: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every configuration of the space, in W&B's grid order (at most ``MAX_POINTS + 1``)."""
-    return [json.loads(p) for p in _points(json.dumps(config.get("parameters") or {}, sort_keys=True))]
+def points(config: dict[str, Any]) -> tuple[str, ...]:
+    """The :func:`key` of every configuration of the space, in W&B's grid order (at most ``MAX_POINTS + 1``)."""
+    return _points(json.dumps(config.get("parameters") or {}, sort_keys=True))
 
 
 @functools.lru_cache(maxsize=8)
@@ -83,5 +83,5 @@ def seen(trials: Iterable[Trial], names: Iterable[str]) -> set[str]:
 
 
 def remaining(config: dict[str, Any], done: set[str]) -> list[dict[str, Any]]:
-    """The configurations of the space not in ``done``, in grid order."""
-    return [p for p in points(config) if key(p) not in done]
+    """The configurations of the space (W&B's form) whose key is not in ``done``, in grid order."""
+    return [json.loads(k) for k in points(config) if k not in done]

@@ -213,7 +213,7 @@ def space_size(config: dict[str, Any], options: SearchOptions | None = None) -> 
     if len(points) > distinct.MAX_POINTS:
         return None
     done = distinct.seen(options.prior, list(config.get("parameters") or {}))
-    return sum(distinct.key(p) not in done for p in points)
+    return sum(k not in done for k in points)
 
 
 def exhausted(config: dict[str, Any]) -> str:
