@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from localsweep import distinct, prior
+from localsweep.cache import TrialCache
 from localsweep.custom.source import Source
 from localsweep.search import SearchOptions, new_settings, retry, space_size, suggest
 from localsweep.store import SweepStore
@@ -198,3 +199,19 @@ def test_a_store_from_before_retries_is_migrated_and_can_mark_them(tmp_path):
     migrated.acquire_lease()
     migrated.mark_retried(["r1"])
     assert [t.retried for t in migrated.trials()] == [True]
+
+
+def test_a_retried_trial_leaves_the_agents_counts_as_it_leaves_the_search(tmp_path):
+    store = SweepStore.create(
+        tmp_path / "s", name="s", sweep_id="i", config={"method": "grid"}, source="s", settings={}
+    )
+    store.acquire_lease()
+    store.add_trial("r1", {"x": {"value": 1}})
+    store.finish_trial(
+        "r1", state=CRASHED, requeued=False, exit_code=1, error="disk full", run_dir=None, history=[], summary={},
+        artifacts=[], metric_value=None, metric_imputed=False,
+    )  # fmt: skip
+    store.mark_retried(["r1"])
+    cache = TrialCache(store)
+    cache.refresh()
+    assert (cache.searched, cache.counts[CRASHED]) == (0, 0)  # run_cap and --max-initial-failures see no trial
