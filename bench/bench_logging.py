@@ -48,8 +48,8 @@ def _timed_hook(hook: Callable[..., None], seconds: list[float]) -> Callable[...
     return timed
 
 
-def epoch_times(variant: str, config: Any, split: Any, costs: dict[str, list[float]]) -> list[float]:
-    """Seconds of each epoch of one fit with the variant's callbacks (a fresh model, same seed).
+def epoch_times(variant: str, config: Any, data: Any, costs: dict[str, list[float]]) -> list[float]:
+    """Seconds of each epoch of one fit with the variant's callbacks (a fresh model, same seed: the trainer's recipe).
 
     ``costs`` collects seconds per call of each callback's ``on_epoch_end`` and of ``wandb.init``/``finish``.
     """
@@ -57,7 +57,8 @@ def epoch_times(variant: str, config: Any, split: Any, costs: dict[str, list[flo
     import wandb
     from wandb.integration.keras import WandbMetricsLogger
 
-    from trainer.model import build_model, compile_model, fit
+    from trainer.model import fit
+    from trainer.recipe import prepare
     from trainer.train import ObjectiveLogger
 
     class Timer(keras.callbacks.Callback):
@@ -71,9 +72,7 @@ def epoch_times(variant: str, config: Any, split: Any, costs: dict[str, list[flo
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             self.marks.append(time.perf_counter())
 
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(config.seed)
-    model = compile_model(build_model(config, split.x_train.shape[1:], 10), config)
+    model, split = prepare(config, data)
     start = time.perf_counter()
     run = None if variant == "bare" else wandb.init(project="bench-logging", config={"variant": variant})
     if run is not None:
@@ -98,17 +97,13 @@ def epoch_times(variant: str, config: Any, split: Any, costs: dict[str, list[flo
 
 
 def bare_run(config: Any) -> None:
-    """What a run is without wandb: load, split, build, fit, test evaluate and predict."""
-    import keras
+    """What a run is without wandb: load, the trainer's recipe (seed, split, build, compile), fit, test evaluate and
+    predict."""
+    from trainer.data import load_dataset
+    from trainer.model import fit
+    from trainer.recipe import prepare
 
-    from trainer.data import load_dataset, split_dataset
-    from trainer.model import build_model, compile_model, fit
-
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(config.seed)
-    data = load_dataset(config)
-    split = split_dataset(data, config.train_size, config.validation_split, config.seed)
-    model = compile_model(build_model(config, split.x_train.shape[1:], data.num_classes), config)
+    model, split = prepare(config, load_dataset(config))
     fit(model, split, config)
     model.evaluate(split.x_test, split.y_test, batch_size=1024, verbose=0)
     model.predict(split.x_test, batch_size=1024, verbose=0)
@@ -122,25 +117,21 @@ def _timed(action: Callable[[], object]) -> float:
 
 def measure(train_size: int, epochs: int, repeats: int) -> dict[str, Any]:
     """Epoch times per variant and whole-run times, ``repeats`` rounds, variants interleaved within a round."""
-    import tensorflow as tf
-
     from trainer.config import TrainConfig
     from trainer.data import load_dataset, split_dataset
     from trainer.train import train
 
-    tf.config.experimental.enable_op_determinism()  # as the trainer does, for every variant
     overrides = {"train_size": train_size, "epochs": epochs, "save_model": False}
     config = TrainConfig.from_mapping(overrides)
     data = load_dataset(config)
-    split = split_dataset(data, config.train_size, config.validation_split, config.seed)
     costs: dict[str, list[float]] = {}
-    epoch_times("bare", TrainConfig.from_mapping({**overrides, "epochs": 1}), split, {})  # warm-up: 1st fit in process
+    epoch_times("bare", TrainConfig.from_mapping({**overrides, "epochs": 1}), data, {})  # warm-up: 1st fit in process
     epochs_by: dict[str, list[list[float]]] = {v: [] for v in VARIANTS}
     runs: dict[str, list[float]] = {"bare run": [], "trainer.train": []}
     loads = []
     for _ in range(repeats):
         for variant in VARIANTS:
-            epochs_by[variant].append(epoch_times(variant, config, split, costs))
+            epochs_by[variant].append(epoch_times(variant, config, data, costs))
         runs["bare run"].append(_timed(lambda: bare_run(config)))
         runs["trainer.train"].append(_timed(lambda: train(overrides, project="bench-logging")))
         loads.append(os.getloadavg()[0])
@@ -149,7 +140,7 @@ def measure(train_size: int, epochs: int, repeats: int) -> dict[str, Any]:
         "costs": costs,
         "runs": runs,
         "loadavg_1min": loads,
-        "train_rows": int(split.x_train.shape[0]),
+        "train_rows": int(split_dataset(data, train_size, config.validation_split, config.seed).x_train.shape[0]),
     }
 
 

@@ -6,14 +6,18 @@ rows, up to 9 epochs; grid: bench/search_grid.yaml), repeated over seeds:
 - ``grid``, ``random``, ``bayes``, ``bayes-hyperband``: ``python -m localsweep run`` in pooled mode
   (``trainer.train:agent_function``, one worker), W&B's ``sweeps`` engine, ``--seed``; hyperband with
   ``min_iter: 1, eta: 3`` (judged after epochs 1, 3, 9).
-- ``optuna-tpe-hyperband``: Optuna's ``TPESampler(seed)`` + ``HyperbandPruner(1, 9, 3)`` (bench/optuna_search.py).
+- ``custom-tpe``, ``custom-tpe-halving``: the same, with ``method: custom`` and ``scheduler.engine: optuna``
+  (localsweep's Optuna engine: TPE); the second prunes with successive halving at the same rungs
+  (bench/optuna_pruners.py).
+- ``optuna-tpe-hyperband``: Optuna's ``TPESampler(seed)`` + ``HyperbandPruner(1, 9, 3)`` in one process
+  (bench/optuna_search.py), without localsweep.
 
 Seed ``s`` is the trainer's ``seed`` (weights, shuffling, train/validation split) and the search seed (ours:
 ``--seed 1000*s``, see ``SEED_STRIDE``; Optuna: ``TPESampler(seed=s)``), so within one repetition every method
 optimises the same function. One JSON line per trial goes to ``--out`` as soon as its study ends; studies already
 there are skipped, so an interrupted run continues where it stopped.
 
-Run from the repository root (about 40 minutes on 2 cores)::
+Run from the repository root (about 40 minutes on 2 cores for 16 trials; ~2 hours for 30 trials and 6 methods)::
 
     .venv/bin/python bench/bench_search.py --seeds 0 1 2 3 4 --trials 16
     .venv/bin/python bench/bench_search.py --report-only      # the tables from what --out holds
@@ -39,7 +43,7 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script: make the project's packag
 from bench.bench_orchestration import environment  # noqa: E402
 from bench.search_report import report  # noqa: E402
 
-OURS = ("grid", "random", "bayes", "bayes-hyperband")
+OURS = ("grid", "random", "bayes", "bayes-hyperband", "custom-tpe", "custom-tpe-halving")
 OPTUNA = "optuna-tpe-hyperband"
 HYPERBAND = {"type": "hyperband", "min_iter": 1, "eta": 3}
 DEFAULT_OUT = REPO_ROOT / "bench" / "results" / "search.jsonl"
@@ -54,6 +58,10 @@ def sweep_config(method: str, seed: int) -> dict[str, Any]:
     config["method"] = method.removesuffix("-hyperband")
     if method.endswith("-hyperband"):
         config["early_terminate"] = dict(HYPERBAND)
+    if method.startswith("custom-"):
+        config["method"], config["scheduler"] = "custom", {"engine": "optuna"}
+    if method == "custom-tpe-halving":
+        config["scheduler"] |= {"source": "bench/optuna_pruners.py", "optimizer": "successive_halving"}
     config["parameters"]["seed"] = {"value": seed}
     return config
 
@@ -99,6 +107,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=[*OURS, OPTUNA], choices=[*OURS, OPTUNA])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON lines, one per trial")
     parser.add_argument("--report-only", action="store_true", help="print the tables from --out, run nothing")
+    parser.add_argument("--challenger", default=OPTUNA, help="the method compared seed by seed with each other")
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     lines = args.out.read_text().splitlines() if args.out.exists() else []
@@ -122,7 +131,7 @@ def main() -> None:
                 out.writelines(json.dumps(r) + "\n" for r in new)
             records += new
             print(f"{method} seed {seed}: {len(rows)} trials in {wall:.0f} s, load {study['loadavg']}", flush=True)
-    print(report(records))
+    print(report(records, args.challenger))
 
 
 if __name__ == "__main__":

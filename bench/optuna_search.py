@@ -1,8 +1,8 @@
 """Optuna's TPESampler + HyperbandPruner on the benchmark's search space, driving the trainer's own functions.
 
-The same work per trial as the trainer: ``trainer.config.TrainConfig`` from the suggested values, the same seeded
-split (``trainer.data``), the same model and optimizer (``trainer.model``), ``model.fit`` with
-``validation_data`` for up to ``epochs`` epochs. A Keras callback reports ``val_accuracy`` per epoch to the
+The same work per trial as the trainer: ``trainer.config.TrainConfig`` from the suggested values, the trainer's
+recipe (``trainer.recipe.prepare``: seed, split, build, compile), ``trainer.model.fit`` for up to ``epochs``
+epochs. A Keras callback reports ``val_accuracy`` per epoch to the
 Optuna trial and raises ``optuna.TrialPruned`` when the pruner says so. What the trainer does and this does not:
 wandb logging, the per-epoch validation AUROC, the test-set evaluation and predictions file (see BENCHMARKS.md).
 
@@ -56,11 +56,11 @@ def run_study(
     """Run one study; ``emit`` gets one record per trial as it ends (number, state, best val_accuracy, epochs, s)."""
     import keras
     import optuna
-    import tensorflow as tf
 
     from trainer.config import TrainConfig
-    from trainer.data import load_dataset, split_dataset
-    from trainer.model import build_model, compile_model, fit
+    from trainer.data import load_dataset
+    from trainer.model import fit
+    from trainer.recipe import prepare
 
     space = yaml.safe_load(SPACE.read_text())["parameters"]
     space["seed"] = {"value": seed}
@@ -82,11 +82,7 @@ def run_study(
         accuracies: list[float] = []
         config = TrainConfig.from_mapping({name: suggest(trial, name, spec) for name, spec in space.items()})
         try:
-            keras.backend.clear_session()
-            keras.utils.set_random_seed(config.seed)
-            tf.config.experimental.enable_op_determinism()
-            split = split_dataset(data, config.train_size, config.validation_split, config.seed)
-            model = compile_model(build_model(config, split.x_train.shape[1:], data.num_classes), config)
+            model, split = prepare(config, data)
             fit(model, split, config, callbacks=[ReportToOptuna(trial, accuracies)])
         except optuna.TrialPruned:
             state = "pruned"

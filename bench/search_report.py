@@ -8,7 +8,7 @@ is the sum of the epochs (or wall seconds) of trials 1..k.
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -83,6 +83,24 @@ def _costs(grouped: Studies) -> list[str]:
     return lines
 
 
+def stop_epochs(trials: Sequence[dict[str, Any]]) -> str:
+    """How many trials stopped early (hyperband, or a pruner) ended after each number of epochs, ``epochs: count``.
+
+    >>> stop_epochs([{"state": "stopped", "epochs": 1}, {"state": "pruned", "epochs": 3},
+    ...              {"state": "stopped", "epochs": 1}, {"state": "finished", "epochs": 9}])
+    '1: 2, 3: 1'
+    """
+    counts = Counter(t["epochs"] for t in trials if t["state"] in ("stopped", "pruned"))
+    return ", ".join(f"{epochs}: {count}" for epochs, count in sorted(counts.items())) or "-"
+
+
+def _stops(grouped: Studies) -> list[str]:
+    lines = ["| method | early stops, epochs trained: trials (all seeds) |", "|---|---|"]
+    for method, by_seed in grouped.items():
+        lines.append(f"| {method} | {stop_epochs([t for trials in by_seed.values() for t in trials])} |")
+    return lines
+
+
 def _paired(grouped: Studies, challenger: str, budget: int) -> list[str]:
     if challenger not in grouped:
         return []
@@ -125,5 +143,11 @@ def report(records: Sequence[dict[str, Any]], challenger: str = "optuna-tpe-hype
     out += _table(grouped, "wall_s", walls, "s")
     out += ["", "Cost per study:", ""]
     out += _costs(grouped)
+    out += [
+        "",
+        "Where early stops landed (W&B's hyperband and the successive-halving pruner judge at epochs 1, 3, 9):",
+        "",
+    ]
+    out += _stops(grouped)
     out += _paired(grouped, challenger, budget)
     return "\n".join(out)

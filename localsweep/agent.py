@@ -25,13 +25,13 @@ import os
 import signal
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
 from wandb.sdk.lib.runid import generate_id
 
-from localsweep import lease, rungs, search
+from localsweep import lease, measure, rungs, search
 from localsweep.cache import TrialCache
 from localsweep.command import CommandSlot
 from localsweep.controller import Controller
@@ -51,7 +51,9 @@ _ROLE_EVERY_S = 0.1  # the controller's duties at most this often (and whenever 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How to run trials; ``count`` limits the trials this agent takes (like ``wandb agent --count``).
+    """How to run trials; ``count`` limits the trials this agent takes (like ``wandb agent --count``); ``search``
+    holds the sweep's search settings (seed, ``--distinct``, prior trials, custom source), used in the controller
+    role.
 
     ``max_initial_failures`` mirrors the agent's WANDB_AGENT_MAX_INITIAL_FAILURES: the sweep stops when that
     many trials failed and none succeeded. ``trial_timeout`` (seconds, None for no limit) ends a trial that runs
@@ -61,7 +63,7 @@ class RunOptions:
 
     workers: int = 1
     count: int | None = None
-    seed: int | None = None
+    search: search.SearchOptions = field(default_factory=search.SearchOptions)
     function: str | None = None
     max_trials_per_worker: int = 20
     kill_delay: float = 30.0
@@ -123,7 +125,7 @@ class Agent:
     def _role(self) -> Controller:
         return Controller(
             self.store,
-            seed=self.options.seed,
+            search_options=self.options.search,
             max_initial_failures=self.options.max_initial_failures,
             event=lambda text: self.progress.event(text, None),
         )
@@ -255,7 +257,7 @@ class Agent:
 
     def _plan(self) -> int | None:
         done = len(search.searched(self.store.trials()))
-        limits = [self.config.get("run_cap"), search.grid_size(self.config)]
+        limits = [self.config.get("run_cap"), search.space_size(self.config, self.options.search)]
         if self.options.count is not None:
             limits.append(done + self.options.count)
         known = [n for n in limits if n]
@@ -298,7 +300,7 @@ class Agent:
                 self.decisions[trial.run_id] = trial.decided
 
     def _push_live(self) -> None:
-        if "early_terminate" not in self.config:
+        if not search.stops_early(self.config):
             return
         for run_id in self.running:
             live = read_live_history(self.store.layout.live_path(run_id))
@@ -365,13 +367,13 @@ class Agent:
                 exit_code=2,
                 interrupt=True,
             )
-        elif trial.state == FINISHED and name is not None and trial.metric_value is None:
+        elif trial.state == FINISHED and (unlogged := measure.unlogged(self.config, trial)):
             logged = ", ".join(logged_keys(trial)) or "nothing"
             self._ending = True
             self.store.end_sweep(
-                f"the sweep's metric {name!r} was never logged by trial {trial.number} ({trial.run_id}), which "
-                f"finished: without it the search has no signal. It logged: {logged}. Fix metric.name in the "
-                f"sweep YAML",
+                f"the sweep's metric {', '.join(map(repr, unlogged))} was never logged by trial {trial.number} "
+                f"({trial.run_id}), which finished: without it the search has no signal. It logged: {logged}. "
+                f"Fix metric.name in the sweep YAML",
                 exit_code=2,
                 interrupt=True,
             )

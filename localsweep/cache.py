@@ -22,7 +22,7 @@ class TrialCache:
         self._by_state: dict[TrialState, dict[str, Trial]] = {state: {} for state in TrialState}
         self._ordered: list[Trial] = []  # by number; numbers are given 1, 2, 3... by the store
         self.counts: Counter[TrialState] = Counter()
-        """Trials per state, the requeued ones (interrupted: out of the search) left out."""
+        """Trials per state, the requeued (interrupted) and retried ones (out of the search) left out."""
         self.requeued = 0
         self.leader: Trial | None = None
         """The best scored trial so far (the earliest on a tie)."""
@@ -67,7 +67,7 @@ class TrialCache:
         self.any_succeeded = self.any_succeeded or succeeded(new, self._metric)
 
     def _count(self, trial: Trial, step: int) -> None:
-        if trial.requeued:
+        if trial.requeued or trial.retried:  # out of the search: their points run again
             self.requeued += step
         else:
             self.counts[trial.state] += step
@@ -90,5 +90,5 @@ class TrialCache:
 
     @property
     def searched(self) -> int:
-        """How many trials the search counts (all but the requeued)."""
+        """How many trials the search counts (all but the requeued and the retried)."""
         return len(self._by_id) - self.requeued

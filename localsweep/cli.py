@@ -22,13 +22,14 @@ from typing import Any
 
 import yaml
 
-from localsweep import sync
+from localsweep import distinct, pareto, search, sync
 from localsweep.controller import Controller
 from localsweep.lease import SweepBusyError
+from localsweep.objectives import is_multi_objective
 from localsweep.report import Progress, controller_line, status_json, table, trial_json
 from localsweep.storage import DatabaseUnavailableError
 from localsweep.store import DEFAULT_ROOT, STORAGE_VAR, Location, SweepStore, default_storage, find_sweep
-from localsweep.trial import FINISHED, RUNNING
+from localsweep.trial import CRASHED, FINISHED, RUNNING
 from localsweep.validate import SweepConfigError, check_sweep_config, load_sweep_config
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")  # 60: a PostgreSQL schema name is ls_<name>, 63 at most
@@ -65,7 +66,19 @@ def _parser() -> argparse.ArgumentParser:
     for sub in (create, run):
         sub.add_argument("sweep_yaml", type=Path)
         sub.add_argument("--name", help="sweep name (default: <yaml name>-<date>-<time>)")
-        sub.add_argument("--seed", type=int, help="make random/bayes suggestions reproducible")
+        sub.add_argument("--seed", type=int, help="make random/bayes/optuna suggestions reproducible")
+        sub.add_argument(
+            "--distinct",
+            action="store_true",
+            help="never run a configuration twice; end when the discrete space is done",
+        )
+        sub.add_argument(
+            "--prior-sweep",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="warm start: the search knows the finished trials of this earlier sweep (repeatable)",
+        )
         sub.add_argument("--function", help="pooled mode: 'module:callable' run in long-lived workers")
         sub.add_argument("--max-trials-per-worker", type=_positive, default=20, help="pooled mode recycling")
         sub.add_argument(
@@ -82,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
         "resume", help="continue a sweep: trials its last controller left are recorded, interrupted points rerun"
     )
     resume.add_argument("name", nargs="?", help="sweep name (default: the newest sweep)")
+    resume.add_argument(
+        "--retry-crashed", action="store_true", help="run the crashed trials' parameters again (the old ones are kept)"
+    )
     agent = commands.add_parser(
         "agent",
         help="join a sweep from any host (with --storage postgresql://...): run its trials, take over its "
@@ -106,6 +122,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("name", nargs="?", help="sweep name (default: the newest sweep)")
         if name != "sync":
             sub.add_argument("--json", action="store_true", help="machine-readable output")
+        if name == "best":
+            sub.add_argument("--metric", help="the best along this one of the sweep's metrics (several: Pareto front)")
         else:
             sub.add_argument("--project", help="W&B project (default: $WANDB_PROJECT, the YAML's, the runs')")
             sub.add_argument("--entity", help="W&B entity (default: $WANDB_ENTITY, the YAML's, the key's own)")
@@ -156,6 +174,8 @@ def _create(args: argparse.Namespace) -> SweepStore:
         check_sweep_config(config, str(args.sweep_yaml), pooled=bool(args.function), workdir=Path.cwd())
     except SweepConfigError as err:
         problems = err.violations + problems
+    if args.distinct and not problems:
+        problems += distinct.violations(config)
     name = args.name or f"{args.sweep_yaml.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     if not _NAME.match(name):
         problems.append(f"--name: at most 60 letters, digits, '.', '_' and '-', but got {name!r}")
@@ -163,7 +183,17 @@ def _create(args: argparse.Namespace) -> SweepStore:
         raise SweepConfigError(str(args.sweep_yaml), problems)
     from wandb.sdk.lib.runid import generate_id
 
-    settings = {"seed": args.seed, "function": args.function, "workdir": str(Path.cwd().resolve())}
+    settings, notes = search.new_settings(
+        config,
+        seed=args.seed,
+        distinct=args.distinct,
+        prior_sweeps=args.prior_sweep,
+        open_sweep=lambda name: _open(args, name),
+        workdir=Path.cwd(),
+    )
+    for note in notes:
+        print(note, file=sys.stderr)
+    settings |= {"function": args.function, "workdir": str(Path.cwd().resolve())}
     return SweepStore.create(
         args.root / name,
         name=name,
@@ -186,7 +216,7 @@ def _run(store: SweepStore, args: argparse.Namespace, workdir: Path | None = Non
     options = RunOptions(
         workers=args.workers,
         count=args.count,
-        seed=settings["seed"],
+        search=search.SearchOptions.from_settings(settings),
         function=settings["function"],
         max_trials_per_worker=settings["max_trials_per_worker"],
         kill_delay=args.kill_delay,
@@ -236,7 +266,12 @@ def _resume(args: argparse.Namespace) -> int:
     store = _locked(_open(args, args.name))
     try:
         store.reopen()  # whatever ended it before (a target, a refused parameter) is judged again
-        role = Controller(store, seed=None, max_initial_failures=args.max_initial_failures, event=lambda _: None)
+        role = Controller(
+            store,
+            search_options=search.SearchOptions(),
+            max_initial_failures=args.max_initial_failures,
+            event=lambda _: None,
+        )
         recorded = role.reclaim([t for t in store.trials() if t.state == RUNNING], store.agents())
         if recorded:
             finished = sum(t.state == FINISHED for t in recorded)
@@ -246,6 +281,10 @@ def _resume(args: argparse.Namespace) -> int:
                 f"not count, and their grid points run again)",
                 file=sys.stderr,
             )
+        if args.retry_crashed:
+            crashed = [t.run_id for t in store.trials() if t.state == CRASHED and not (t.requeued or t.retried)]
+            store.mark_retried(crashed)
+            print(f"retrying {len(crashed)} crashed trial(s): {' '.join(crashed) or '-'}", file=sys.stderr)
         return _run(store, args)
     finally:
         store.release_lease()
@@ -270,21 +309,48 @@ def _status(args: argparse.Namespace) -> int:
         print(f"sweep {store.name} ({store.source}, {store.config.get('method')}) in {store.directory}")
         print(controller_line(store))
         print(table(store, store.trials(), controller_alive=holder is not None and dead is None))
+        if is_multi_objective(store.config):
+            front = pareto.front(store.config, store.trials())
+            print(f"* the Pareto front: {len(front)} trial(s) no other beats on every metric; `best --metric NAME` "
+                  "picks along one")  # fmt: skip
     return 0
 
 
 def _best(args: argparse.Namespace) -> int:
     store = _open(args, args.name)
-    best = store.best_trial()
+    if args.metric is None and is_multi_objective(store.config):
+        return _front(store, args.json)
+    metric = args.metric or store.metric_name
+    try:
+        trials = store.trials()
+        best = store.best_trial() if args.metric is None else pareto.best_along(store.config, trials, args.metric)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if best is None:
-        print(f"sweep {store.name} has no finished trial with a {store.metric_name} value yet", file=sys.stderr)
+        print(f"sweep {store.name} has no finished trial with a {metric} value yet", file=sys.stderr)
         return 1
     if args.json:
         _print_json(trial_json(store, best))
     else:
-        print(f"best of {store.name}: {best.run_id} {store.metric_name}={best.metric_value:.6g} ({best.state})")
+        print(f"best of {store.name}: {best.run_id} {metric}={best.metric_value:.6g} ({best.state})")
         print(f"run dir: {best.run_dir}")
         print("config: " + " ".join(f"{k}={v}" for k, v in best.config.items()))
+    return 0
+
+
+def _front(store: SweepStore, as_json: bool) -> int:
+    front = pareto.front(store.config, store.trials())
+    if not front:
+        print(f"sweep {store.name} has no finished trial with a value for every metric yet", file=sys.stderr)
+        return 1
+    if as_json:
+        _print_json({"pareto_front": [trial_json(store, t) for t in front]})
+        return 0
+    print(f"Pareto front of {store.name}: {len(front)} trial(s), none beaten on every metric by another")
+    for trial in front:
+        metrics = " ".join(f"{k}={v:.6g}" for k, v in trial_json(store, trial)["metrics"].items())
+        print(f"{trial.run_id} {metrics} ({trial.state}) " + " ".join(f"{k}={v}" for k, v in trial.config.items()))
     return 0
 
 

@@ -21,6 +21,7 @@ from wandb.sdk.launch.sweeps import utils as sweep_utils
 
 from localsweep import inject
 from localsweep.handoff import TrialTask
+from localsweep.search import stops_early
 from localsweep.slot import Outcome, crash_report
 
 _INJECT_DIR = Path(inject.__file__).parent
@@ -74,7 +75,7 @@ class CommandSlot:
         """Write the parameter files and start the trial's command, output going to ``task.log_path``."""
         task.write_param_files()
         env = task.process_environment({**os.environ, **self._slot_env})
-        if "early_terminate" in self._config:  # live history for hyperband (localsweep/inject/sitecustomize.py)
+        if stops_early(self._config):  # live history for early termination (localsweep/inject/sitecustomize.py)
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_INJECT_DIR), env.get("PYTHONPATH")]))
         with task.log_path.open("wb") as log:
             # Like the agent: a new process group and a closed stdin, so the trial never blocks on the terminal.

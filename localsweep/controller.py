@@ -39,11 +39,16 @@ class Controller:
     """The decisions of the controller role over ``store`` (whose lease the caller holds)."""
 
     def __init__(
-        self, store: SweepStore, *, seed: int | None, max_initial_failures: int, event: Callable[[str], None]
+        self,
+        store: SweepStore,
+        *,
+        search_options: search.SearchOptions,
+        max_initial_failures: int,
+        event: Callable[[str], None],
     ) -> None:
         self.store = store
         self.config = store.config
-        self.seed = seed
+        self.search_options = search_options
         self.max_initial_failures = max_initial_failures
         self.event = event
         self.exhausted: str | None = None  # why no more suggestions are made
@@ -53,7 +58,7 @@ class Controller:
         at again: early termination after a trial changed, suggestions while an agent has room for a trial."""
         if self.reclaim(cache.in_state(RUNNING).values(), agents):
             cache.refresh()
-        if "early_terminate" in self.config and cache.changed:
+        if search.stops_early(self.config) and cache.changed:
             self.early_terminate(cache.all())
         pending = len(cache.in_state(PENDING))
         demand = sum(a.idle for a in agents if a.left_at is None) - pending
@@ -82,12 +87,14 @@ class Controller:
         return recorded
 
     def early_terminate(self, trials: Sequence[Trial]) -> None:
-        """Ask the agents of trials that hyperband would stop to stop them; let the others go past their rung."""
+        """Ask the agents of trials that hyperband (or a custom sweep's pruner) would stop to stop them; let the
+        others go past their rung."""
         running = {t.run_id: t for t in trials if t.state == RUNNING and not t.stop_requested}
         live = {run_id: t.history for run_id, t in running.items()}
-        for run_id in search.runs_to_stop(self.config, live, trials):
+        rule = "Optuna's pruner" if search.is_custom(self.config) else "hyperband"
+        for run_id in search.runs_to_stop(self.config, live, trials, self.search_options):
             self.store.request_stop(run_id)
-            self.event(f"hyperband: stopping {run_id}")
+            self.event(f"{rule}: stopping {run_id}")
             running.pop(run_id)
         judged = {run_id: len(t.history) for run_id, t in running.items() if len(t.history) > t.decided}
         self.store.set_decided(list(judged), list(judged.values()))
@@ -99,9 +106,9 @@ class Controller:
             self.exhausted = self._budget_reason(cache)
             if self.exhausted is not None:
                 break
-            params = search.suggest(self.config, cache.all(), self.seed)
+            params = search.suggest(self.config, cache.all(), self.search_options)
             if params is None:
-                self.exhausted = "grid exhausted: every point has run"
+                self.exhausted = search.exhausted(self.config)
                 break
             self.store.add_pending(generate_id(), params)
             cache.refresh()

@@ -12,6 +12,8 @@ import importlib
 import warnings
 from typing import Any
 
+import numpy as np
+
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Valid config keys have changed", category=UserWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)  # pydantic v1-style class Config
@@ -20,3 +22,14 @@ with warnings.catch_warnings():
     params: Any = importlib.import_module("sweeps.params")
     schema: Any = importlib.import_module("sweeps.config.schema")
     sweep_run: Any = importlib.import_module("sweeps.run")
+
+
+def plain(value: Any) -> Any:
+    """``value`` with every numpy scalar (what the engine suggests) turned into the Python number it holds."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value

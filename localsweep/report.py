@@ -8,7 +8,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from localsweep import measure, pareto
 from localsweep.cache import TrialCache
+from localsweep.objectives import is_multi_objective, objectives
 from localsweep.store import SweepStore
 from localsweep.trial import CRASHED, FINISHED, RUNNING, STOPPED, Trial, sort_key
 
@@ -38,13 +40,19 @@ def table(store: SweepStore, trials: Sequence[Trial], controller_alive: bool = T
     """A plain-text table of ``trials`` sorted by the metric, one row per trial.
 
     A running trial shows how long it has run so far (``1m05s+``); when no live controller holds the sweep, its
-    state reads ``running, no controller`` (``resume`` records how it ended).
+    state reads ``running, no controller`` (``resume`` records how it ended). A sweep with several metrics shows
+    each, and ``*`` marks the trials on the Pareto front.
     """
-    header = ["#", "run id", "state", store.metric_name or "metric", "time", "parameters"]
+    multi = is_multi_objective(store.config)
+    names = [o.name for o in objectives(store.config)] if multi else [store.metric_name or "metric"]
+    header = ["#", "run id", "state", *names, *(["front"] if multi else []), "time", "parameters"]
     rows = [header]
     now = time.time()
+    on_front = {t.run_id for t in pareto.front(store.config, trials)} if multi else set()
     for t in ranked(store, trials):
-        metric = _fmt(t.metric_value) + (" (imputed)" if t.metric_imputed else "")
+        metric = [_fmt(t.metric_value) + (" (imputed)" if t.metric_imputed else "")]
+        if multi:
+            metric = [_fmt(v) for v in measure.values(store.config, t)] + ["*" if t.run_id in on_front else ""]
         params = " ".join(f"{k}={v}" for k, v in t.config.items())
         state, duration = str(t.state), _duration(t.duration)
         if t.state == RUNNING:
@@ -52,7 +60,9 @@ def table(store: SweepStore, trials: Sequence[Trial], controller_alive: bool = T
             duration = _duration(now - t.started_at) + "+"
         elif t.requeued:
             state += " (interrupted)"
-        rows.append([str(t.number), t.run_id, state, metric, duration, params])
+        elif t.retried:
+            state += " (retried)"
+        rows.append([str(t.number), t.run_id, state, *metric, duration, params])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]) for row in rows)
 
@@ -72,11 +82,15 @@ def trial_json(store: SweepStore, trial: Trial) -> dict[str, Any]:
         "goal": store.goal,
         "metric_value": trial.metric_value,
         "metric_imputed": trial.metric_imputed,
+        "metrics": dict(
+            zip([o.name for o in objectives(store.config)], measure.values(store.config, trial), strict=True)
+        ),
         "summary": trial.summary,
         "duration_s": trial.duration,
         "requeued": trial.requeued,
         "agent": trial.agent,
         "host": trial.host,
+        "retried": trial.retried,
         "error": trial.error,
     }
 
@@ -118,9 +132,13 @@ def status_json(store: SweepStore) -> dict[str, Any]:
         "source": store.source,
         "method": store.config.get("method"),
         "metric": store.config.get("metric"),
+        "metrics": store.config.get("metrics"),
         "controller": controller_json(store),
         "counts": dict(Counter(t.state for t in trials)),
         "best": None if best is None else trial_json(store, best),
+        "pareto_front": [t.run_id for t in pareto.front(store.config, trials)]
+        if is_multi_objective(store.config)
+        else None,
         "trials": [trial_json(store, t) for t in ranked(store, trials)],
     }
 

@@ -32,6 +32,7 @@ from localsweep import lease
 from localsweep import trial as trial_module
 from localsweep.layout import DB_NAME, SweepLayout
 from localsweep.lease import Holder, LeaseLostError, SweepBusyError
+from localsweep.objectives import primary
 from localsweep.storage import schema
 from localsweep.storage.database import Cursor, Database, SqliteDatabase, is_postgres, open_database, sweep_names
 from localsweep.trial import PENDING, RUNNING, Trial, TrialState
@@ -50,7 +51,7 @@ SCHEMA_VERSION = schema.SCHEMA_VERSION
 _CONTROLLER = "controller"
 _COLUMNS = (
     "number, run_id, state, params, started_at, ended_at, pid, exit_code, error, run_dir, history, summary, "
-    "artifacts, metric_value, metric_imputed, requeued, agent, host, stop_requested, decided, rev"
+    "artifacts, metric_value, metric_imputed, requeued, agent, host, stop_requested, decided, rev, retried"
 )
 
 
@@ -143,9 +144,9 @@ class SweepStore:
         self.config: dict[str, Any] = json.loads(meta["config"])
         self.source: str = meta["source"]
         self.settings: dict[str, Any] = json.loads(meta["settings"])
-        metric = self.config.get("metric") or {}
-        self.metric_name: str | None = metric.get("name")
-        self.goal: str = metric.get("goal", "minimize")
+        metric = primary(self.config)  # the one `metric`, or the first of `metrics:`
+        self.metric_name: str | None = None if metric is None else metric.name
+        self.goal: str = "minimize" if metric is None else metric.goal
         self._token: str | None = None
 
     @classmethod
@@ -377,6 +378,16 @@ class SweepStore:
         def write(cursor: Cursor) -> None:
             for run_id, length in zip(run_ids, lengths, strict=True):
                 _touch(cursor, "decided = ?", run_id, (length,))
+
+        if run_ids:
+            self._fenced(write)
+
+    def mark_retried(self, run_ids: list[str]) -> None:
+        """Take crashed trials out of the search so that their parameters run again (``resume --retry-crashed``)."""
+
+        def write(cursor: Cursor) -> None:
+            for run_id in run_ids:
+                _touch(cursor, "retried = 1", run_id)
 
         if run_ids:
             self._fenced(write)
@@ -638,7 +649,8 @@ def _trials(cursor: Cursor, where: str, params: tuple[Any, ...] = ()) -> list[Tr
 
 def _trial(row: Any) -> Trial:
     (number, run_id, state, params, started_at, ended_at, pid, exit_code, error, run_dir, history, summary,
-     artifacts, metric_value, metric_imputed, requeued, agent, host, stop_requested, decided, _rev) = row  # fmt: skip
+     artifacts, metric_value, metric_imputed, requeued, agent, host, stop_requested, decided, _rev,
+     retried) = row  # fmt: skip
     return Trial(
         number=number,
         run_id=run_id,
@@ -660,4 +672,5 @@ def _trial(row: Any) -> Trial:
         host=host,
         stop_requested=bool(stop_requested),
         decided=int(decided),
+        retried=bool(retried),
     )

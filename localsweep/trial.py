@@ -44,6 +44,8 @@ class Trial:
     finished: it does not count toward the search, and a grid gives its point to a new trial. ``agent`` and
     ``host`` say who runs (ran) it; ``stop_requested`` is early termination's decision to stop it, ``decided`` the
     length of its metric history that early termination has judged (a trial waiting at a rung goes on past it).
+    ``retried`` marks a crashed trial that ``resume --retry-crashed`` runs again: it stays in the record, out of
+    the search, and its parameters run again in a new trial.
     """
 
     number: int
@@ -66,6 +68,7 @@ class Trial:
     host: str | None = None
     stop_requested: bool = False
     decided: int = 0
+    retried: bool = False
 
     @property
     def config(self) -> dict[str, Any]:

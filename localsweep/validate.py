@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from localsweep.custom import check as custom
 from localsweep.engine import params, schema, sweeps
 
 # PyYAML implements YAML 1.1, whose float pattern needs a dot in the mantissa and a sign in the exponent:
@@ -120,7 +121,8 @@ def sweep_violations(config: dict[str, Any], *, pooled: bool, workdir: Path) -> 
     pooled
         True when trials run a Python function (``--function``): ``program``/``command`` are then unused.
     workdir
-        The directory trials start in; ``program`` is resolved against it, as `wandb agent` does.
+        The directory trials start in; ``program`` is resolved against it, as `wandb agent` does, and so is a
+        custom sweep's ``scheduler.source``.
     """
     # jsonschema's order varies between runs; sorting by key path keeps the report stable.
     schema_errors = sorted(schema.validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
@@ -145,13 +147,8 @@ def sweep_violations(config: dict[str, Any], *, pooled: bool, workdir: Path) -> 
         if keyed not in found:
             found.append(keyed)
     found += _unread_floats(config, ())
-    if config.get("method") == "custom" or "metrics" in config:
-        key = "method" if config.get("method") == "custom" else "metrics"
-        found.append(
-            f"{key}: W&B's schema accepts `method: custom` (a scheduler engine such as optuna) and a `metrics:` "
-            "list, but neither W&B's own engine (sweeps 0.3.0, wandb 0.23.1) nor localsweep runs them yet; use "
-            "method grid, random or bayes with one `metric:`"
-        )
+    if not schema_errors:
+        found += custom.violations(config, workdir)  # method: custom, run by Optuna
     if "metric" not in config and (config.get("method") == "bayes" or "early_terminate" in config):
         found.append("metric: bayes search and early_terminate need `metric: {name: ..., goal: ...}`")
     if config.get("method") == "grid" and parameters and not bad_params:

@@ -11,7 +11,7 @@ from bench.bench_orchestration import spread as seconds_spread
 from bench.bench_search import OURS, sweep_config
 from bench.optuna_search import suggest
 from bench.search_report import best_within, report, spread
-from localsweep.search import grid_size
+from localsweep.search import space_size
 from localsweep.validate import check_sweep_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +26,7 @@ def test_sweep_config_every_method_is_a_valid_pooled_sweep(method: str) -> None:
 
 
 def test_sweep_config_grid_has_one_point_per_trial_of_the_budget() -> None:
-    assert grid_size(sweep_config("grid", seed=0)) == 16
+    assert space_size(sweep_config("grid", seed=0)) == 16
 
 
 def test_suggest_translates_every_distribution_of_the_space() -> None:

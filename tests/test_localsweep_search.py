@@ -11,8 +11,17 @@ import pytest
 from localsweep.command import command_line
 from localsweep.handoff import TrialTask, read_live_history, slot_environments
 from localsweep.layout import SweepLayout
-from localsweep.search import grid_size, imputed_metric, metric_value, reached_target, runs_to_stop, suggest
-from localsweep.trial import CRASHED, FINISHED, RUNNING, Trial, TrialState
+from localsweep.search import (
+    SearchOptions,
+    imputed_metric,
+    metric_value,
+    reached_target,
+    runs_to_stop,
+    space_size,
+    suggest,
+)
+from localsweep.trial import CRASHED, FINISHED, RUNNING, Trial
+from tests.trials import trial
 
 RANDOM = {
     "method": "random",
@@ -28,31 +37,10 @@ BAYES: dict[str, Any] = {
 }
 
 
-def trial(number: int, state: TrialState, params: dict[str, Any], history=(), summary=None) -> Trial:
-    return Trial(
-        number=number,
-        run_id=f"run{number}",
-        state=state,
-        params={k: {"value": v} for k, v in params.items()},
-        started_at=0.0,
-        ended_at=None,
-        exit_code=None,
-        error=None,
-        run_dir=None,
-        history=list(history),
-        summary=summary or {},
-        artifacts=[],
-        metric_value=None,
-        metric_imputed=False,
-        requeued=False,
-        pid=None,
-    )
-
-
 def test_suggest_with_a_seed_reproduces_random_suggestions_nested_included():
-    first: list[Any] = [suggest(RANDOM, [trial(i, FINISHED, {})] * i, seed=7) for i in range(3)]
-    again = [suggest(RANDOM, [trial(i, FINISHED, {})] * i, seed=7) for i in range(3)]
-    other = suggest(RANDOM, [], seed=8)
+    first: list[Any] = [suggest(RANDOM, [trial(i, FINISHED, {})] * i, SearchOptions(seed=7)) for i in range(3)]
+    again = [suggest(RANDOM, [trial(i, FINISHED, {})] * i, SearchOptions(seed=7)) for i in range(3)]
+    other = suggest(RANDOM, [], SearchOptions(seed=8))
     assert first == again
     assert other != first[0]
     assert len({s["lr"]["value"] for s in first}) == 3
@@ -62,8 +50,8 @@ def test_suggest_with_a_seed_reproduces_random_suggestions_nested_included():
 
 def test_suggest_with_nearby_seeds_gives_independent_sweeps():
     # Seed 1's first suggestion must not be seed 0's second one (as it was with a seed + n scheme).
-    second_of_seed_0 = suggest(RANDOM, [trial(0, FINISHED, {})], seed=0)
-    first_of_seed_1 = suggest(RANDOM, [], seed=1)
+    second_of_seed_0 = suggest(RANDOM, [trial(0, FINISHED, {})], SearchOptions(seed=0))
+    first_of_seed_1 = suggest(RANDOM, [], SearchOptions(seed=1))
     assert second_of_seed_0 != first_of_seed_1
 
 
@@ -73,7 +61,7 @@ def test_suggest_with_a_seed_reproduces_bayes_suggestions():
         trial(2, FINISHED, {"lr": 0.9, "units": 64}, summary={"acc": 0.9}),
         trial(3, CRASHED, {"lr": 0.5, "units": 64}),
     ]
-    assert suggest(BAYES, done, seed=3) == suggest(BAYES, done, seed=3)
+    assert suggest(BAYES, done, SearchOptions(seed=3)) == suggest(BAYES, done, SearchOptions(seed=3))
 
 
 def test_suggest_grid_never_repeats_and_ends_when_exhausted():
@@ -82,10 +70,10 @@ def test_suggest_grid_never_repeats_and_ends_when_exhausted():
         "parameters": {"a": {"values": [1, 2]}, "q": {"distribution": "int_uniform", "min": 0, "max": 1}},
     }
     trials: list[Trial] = []
-    while (params := suggest(grid, trials, seed=None)) is not None:
+    while (params := suggest(grid, trials, SearchOptions(seed=None))) is not None:
         trials.append(trial(len(trials) + 1, FINISHED, {k: v["value"] for k, v in params.items()}))
     assert sorted((t.config["a"], t.config["q"]) for t in trials) == [(1, 0), (1, 1), (2, 0), (2, 1)]
-    assert grid_size(grid) == 4
+    assert space_size(grid) == 4
 
 
 def test_runs_to_stop_uses_the_live_history_of_running_trials():

@@ -176,11 +176,11 @@ def test_a_metric_never_logged_stops_the_sweep_after_one_trial(tmp_path, subproc
     assert "It logged: epoch, score. Fix metric.name in the sweep YAML" in stderr
 
 
-def test_method_custom_is_refused_before_a_sweep_folder_exists(tmp_path, subprocess_env):
-    sweep_yaml = write_yaml(tmp_path, "  x: {values: [1]}\n", extra="scheduler: {engine: optuna}\n")
+def test_an_engine_localsweep_does_not_run_is_refused_before_a_sweep_folder_exists(tmp_path, subprocess_env):
+    sweep_yaml = write_yaml(tmp_path, "  x: {values: [1]}\n", extra="scheduler: {engine: ax}\n")
     sweep_yaml.write_text(sweep_yaml.read_text().replace("method: grid", "method: custom"))
     stderr = run_sweep(subprocess_env, tmp_path, sweep_yaml, 2)
-    assert "method: W&B's schema accepts `method: custom`" in stderr
+    assert "scheduler.engine: W&B's schema accepts 'ax', but localsweep runs `method: custom` with Optuna" in stderr
     assert not (tmp_path / "s").exists()
 
 

@@ -10,13 +10,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_make_run_sweeps_offline_and_reports_the_best_run(subprocess_env, tmp_path):
+@pytest.mark.parametrize("sweep", ["tiny_grid.yaml", "tiny_custom.yaml"])  # W&B's engine; Optuna, two metrics
+def test_make_run_sweeps_offline_and_reports_the_best_run(subprocess_env, tmp_path, sweep):
     done = subprocess.run(
         [
             "make",
             "--no-print-directory",
             "run",
-            "SWEEP=tests/data/tiny_grid.yaml",
+            f"SWEEP=tests/data/{sweep}",
+            "SWEEP_ARGS=--seed 0",
             "NAME=tiny",
             f"SWEEPS_ROOT={tmp_path / 'sweeps'}",
             f"REPORTS={tmp_path / 'reports'}",
@@ -40,6 +42,8 @@ def test_make_run_sweeps_offline_and_reports_the_best_run(subprocess_env, tmp_pa
                 "localsweep",
                 "best",
                 "tiny",
+                "--metric",
+                "val_accuracy",  # the primary metric: the report's best run (a custom sweep has two)
                 "--root",
                 str(tmp_path / "sweeps"),
                 "--json",

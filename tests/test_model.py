@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from trainer.config import TrainConfig
-from trainer.model import build_model, compile_model, targets, uses_one_hot_labels
+from trainer.model import build_model, compile_model, latency_ms_per_example, targets, uses_one_hot_labels
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,9 @@ def test_targets_are_one_hot_only_for_categorical_losses():
     assert targets(labels, TrainConfig(), 3).tolist() == [2, 0]
     one_hot = targets(labels, TrainConfig(loss="categorical_crossentropy"), 3)
     assert one_hot.tolist() == [[0, 0, 1], [1, 0, 0]]
+
+
+def test_latency_ms_per_example_is_a_positive_time_per_row():
+    model = build_model(TrainConfig(units=16), (28, 28, 1), 10)
+    latency = latency_ms_per_example(model, np.zeros((40, 28, 28, 1), np.float32), batch_size=20, repeats=2)
+    assert 0 < latency < 1000  # milliseconds per row of a 16-unit MLP: far below a second

@@ -101,11 +101,11 @@ def test_sweep_config_is_runnable_or_refused_with_every_reason(config, tmp_path)
         assert all(isinstance(v, str) and v.strip() for v in error.violations)
         assert str(error).startswith(f"fuzz.yaml: {len(error.violations)} problem(s), nothing was run:")
         return
-    suggestion = search.suggest(config, [], seed=0)
+    suggestion = search.suggest(config, [], search.SearchOptions(seed=0))
     assert suggestion is not None
     assert set(suggestion) == set(config["parameters"])
     if config["method"] == "grid":
-        size = search.grid_size(config)
+        size = search.space_size(config)
         assert size is None or size >= 1
 
 

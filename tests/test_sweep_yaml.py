@@ -3,12 +3,15 @@
 from pathlib import Path
 
 import pytest
-import sweeps
 import yaml
 from sweeps.config import schema_violations_from_proposed_config
 
+from localsweep.custom.source import Source
+from localsweep.objectives import objectives
+from localsweep.search import SearchOptions, suggest
+from localsweep.validate import check_sweep_config
 from trainer.config import TrainConfig
-from trainer.train import OBJECTIVES
+from trainer.train import MODEL_METRICS, OBJECTIVES
 
 REPO = Path(__file__).resolve().parents[1]
 SWEEP_FILES = sorted((REPO / "sweeps").glob("*.yaml"))
@@ -18,8 +21,9 @@ def _load(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
-def test_sweeps_folder_holds_the_three_studies_and_no_package():
-    assert {p.name for p in SWEEP_FILES} >= {"grid.yaml", "random.yaml", "bayes.yaml"}
+def test_sweeps_folder_holds_the_studies_and_no_package():
+    studies = {"grid.yaml", "random.yaml", "bayes.yaml", "pareto.yaml", "conditional.yaml"}
+    assert {p.name for p in SWEEP_FILES} >= studies
     assert not (REPO / "sweeps" / "__init__.py").exists(), "sweeps/__init__.py would shadow W&B's `sweeps` package"
 
 
@@ -29,20 +33,28 @@ def test_sweep_yaml_passes_wandb_schema(path):
 
 
 @pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: p.name)
-def test_sweep_yaml_parameters_are_config_fields_and_build_a_valid_config(path):
-    config = _load(path)
-    assert set(config["parameters"]) <= set(TrainConfig.field_names())
-    suggestion = sweeps.next_run(config, [], validate=True)
-    assert suggestion is not None
-    values = {k: v["value"] for k, v in suggestion.config.items()}
-    TrainConfig.from_mapping({k: v.item() if hasattr(v, "item") else v for k, v in values.items()})
+def test_sweep_yaml_runs_offline_as_written(path):
+    check_sweep_config(_load(path), str(path), pooled=False, workdir=REPO)
 
 
 @pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: p.name)
-def test_sweep_yaml_metric_is_logged_by_the_trainer(path):
-    metric = _load(path)["metric"]
-    assert metric["name"] in OBJECTIVES
-    assert metric["goal"] == {"max": "maximize", "min": "minimize"}[OBJECTIVES[metric["name"]]]
+def test_sweep_yaml_parameters_are_config_fields_and_build_a_valid_config(path):
+    config = _load(path)
+    assert set(config["parameters"]) <= set(TrainConfig.field_names())
+    source = Source.read(config.get("scheduler") or {}, REPO)
+    # Several seeds: a define-by-run space has branches (an MLP's units, a CNN's filters), each must be valid.
+    for seed in range(8):
+        suggestion = suggest(config, [], SearchOptions(seed=seed, source=source))
+        assert suggestion is not None
+        TrainConfig.from_mapping({k: v["value"] for k, v in suggestion.items()})
+
+
+@pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: p.name)
+def test_sweep_yaml_metrics_are_logged_by_the_trainer_with_their_goal(path):
+    logged = {**OBJECTIVES, **MODEL_METRICS}
+    for objective in objectives(_load(path)):
+        assert objective.name in logged
+        assert objective.goal == {"max": "maximize", "min": "minimize"}[logged[objective.name]]
 
 
 @pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: p.name)

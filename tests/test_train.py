@@ -15,7 +15,7 @@ import pytest
 import wandb
 
 from localsweep.runlog import read_run
-from trainer.train import OBJECTIVES, TEST_METRICS, train
+from trainer.train import MODEL_METRICS, OBJECTIVES, TEST_METRICS, train
 
 pytestmark = pytest.mark.slow
 
@@ -60,9 +60,13 @@ def test_train_offline_writes_run_predictions_artifacts_and_summary():
     assert set(TEST_METRICS) <= set(record.summary)
     assert record.summary["test/accuracy"] == pytest.approx(result.summary["test/accuracy"])
     assert 0.3 < record.summary["test/accuracy"] <= 1.0
-    assert len(record.history) == 1
-    assert set(OBJECTIVES) <= set(record.history[0])
-    assert "epoch/val_accuracy" in record.history[0]  # WandbMetricsLogger's keys, same row
+    model_row, epoch_row = record.history  # the model's size and speed before training, then one row per epoch
+    assert set(MODEL_METRICS) <= set(model_row)
+    assert set(OBJECTIVES) <= set(epoch_row)
+    assert "epoch/val_accuracy" in epoch_row  # WandbMetricsLogger's keys, same row
+    assert model_row["model_parameters"] == (784 * 32 + 32) + (32 * 10 + 10)  # Dense(32), then the softmax
+    assert model_row["latency_ms_per_example"] > 0
+    assert record.summary["model_parameters"] == {"min": model_row["model_parameters"]}  # define_metric(summary=)
 
     types = {a.type: a for a in record.artifacts}
     assert types["predictions"].name == f"predictions-{result.run_id}"

@@ -13,20 +13,24 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 import wandb
 from sklearn.metrics import roc_auc_score
 from wandb.integration.keras import WandbMetricsLogger
 
 from trainer import provenance
 from trainer.config import TrainConfig
-from trainer.data import check_source, load_dataset, split_dataset
-from trainer.model import build_model, compile_model, fit, targets
+from trainer.data import check_source, load_dataset
+from trainer.model import fit, latency_ms_per_example, targets
 from trainer.predictions import predictions_frame, write_predictions
+from trainer.recipe import prepare
 
 DEFAULT_PROJECT = "mnist-sweeps"
 OBJECTIVES = {"val_accuracy": "max", "val_loss": "min", "val_auroc": "max"}
-"""What the trainer logs once per epoch under fixed names; a sweep's ``metric.name`` must be one of these."""
+"""What the trainer logs once per epoch under fixed names; a sweep's ``metric.name`` must be one of these, or of
+:data:`MODEL_METRICS`."""
+MODEL_METRICS = {"model_parameters": "min", "latency_ms_per_example": "min"}
+"""What the trainer logs once per run, before training, for multi-objective sweeps (accuracy against size or
+speed): the model's parameter count and its inference time per example (``trainer.model.latency_ms_per_example``)."""
 TEST_METRICS = ("test/accuracy", "test/loss", "test/auroc_macro")
 
 
@@ -137,7 +141,6 @@ def train(
     """
     overrides = dict(overrides or {})
     check_source(TrainConfig.from_mapping(overrides))  # fail before a wandb run exists on a bad flag or data file
-    keras.backend.clear_session()  # a pooled worker runs many trials in one process
     run = wandb.init(project=project or os.environ.get("WANDB_PROJECT", DEFAULT_PROJECT), job_type="train")
     try:
         config = resolve_config(dict(run.config), overrides)
@@ -157,10 +160,8 @@ def train(
 
 
 def _fit_and_log(run: Any, config: TrainConfig, stop: StopRequest) -> RunResult:
-    keras.utils.set_random_seed(config.seed)
-    tf.config.experimental.enable_op_determinism()
     data = load_dataset(config)
-    split = split_dataset(data, config.train_size, config.validation_split, config.seed)
+    model, split = prepare(config, data)
     run.config.update(
         {
             "provenance": {
@@ -178,8 +179,12 @@ def _fit_and_log(run: Any, config: TrainConfig, stop: StopRequest) -> RunResult:
     run.define_metric("epoch")
     for name, goal in OBJECTIVES.items():
         run.define_metric(name, step_metric="epoch", summary=goal)
-
-    model = compile_model(build_model(config, split.x_train.shape[1:], data.num_classes), config)
+    for name, goal in MODEL_METRICS.items():
+        run.define_metric(name, summary=goal)
+    # Before training, so that a trial stopped early has them too.
+    run.log(
+        {"model_parameters": model.count_params(), "latency_ms_per_example": latency_ms_per_example(model, split.x_val)}
+    )
     fit(
         model,
         split,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from localsweep.storage.database import Cursor, Database, PostgresDatabase
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _TRIALS_V1 = """CREATE TABLE trials (
     number INTEGER PRIMARY KEY,
@@ -71,9 +71,11 @@ _V3 = [
         PRIMARY KEY (run_id, name)
     )""",
 ]
+# Version 4: `retried` marks a crashed trial whose parameters `resume --retry-crashed` runs again.
+_V4 = ["ALTER TABLE trials ADD COLUMN retried INTEGER NOT NULL DEFAULT 0"]
 # MIGRATIONS[v]: the statements that bring a version-v store to v + 1 (version 1: every store made before the
-# controller lease; 2: before agents).
-MIGRATIONS = {1: [_LEASE], 2: _V3}
+# controller lease; 2: before agents; 3: before retries).
+MIGRATIONS = {1: [_LEASE], 2: _V3, 3: _V4}
 
 
 def statements(db: Database) -> list[str]:

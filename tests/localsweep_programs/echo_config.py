@@ -1,8 +1,10 @@
 """A tiny sweep program for the localsweep tests: echoes what it received, logs a fake per-epoch metric.
 
 It records its argv, the parameter file variables and ``wandb.config`` to ``echo-<run id>.json`` beside the
-sweep's wandb folder, then logs ``score`` for ``epochs`` steps (``score = x * (step + 1)``) and, when asked,
-raises or sleeps between steps (so hyperband has something to stop). Like an argparse program, it refuses a
+sweep's wandb folder, then logs ``score`` for ``epochs`` steps (``score = x * (step + 1)``; with a parameter
+``k``, also ``cost = x ** 2 + k``, a second objective at odds with the first) and, when asked, raises or sleeps
+between steps (so early termination has something to stop). It also raises when ``ECHO_FAIL_X`` equals its ``x``:
+a failure whose cause lies outside the sweep (fixed by unsetting it). Like an argparse program, it refuses a
 ``--typo...`` argument with exit code 2 before it starts a run.
 """
 
@@ -38,10 +40,12 @@ def main() -> None:
         "pid": os.getpid(),
     }
     Path(os.environ["WANDB_DIR"], f"echo-{run.id}.json").write_text(json.dumps(record))
-    if config.get("fail"):
+    x = float(config.get("x", 0))
+    if config.get("fail") or os.environ.get("ECHO_FAIL_X") == str(config.get("x")):
         raise RuntimeError(f"asked to fail with x={config.get('x')}")
     for step in range(int(config.get("epochs", 1))):
-        run.log({"score": float(config.get("x", 0)) * (step + 1), "epoch": step})
+        costs = {"cost": x**2 + float(config["k"])} if "k" in config else {}
+        run.log({"score": x * (step + 1), "epoch": step, **costs})
         time.sleep(float(config.get("sleep", 0)))
     run.finish()
 
