@@ -93,6 +93,8 @@ def test_cli_report_on_a_predictions_file(tmp_path, subprocess_env):
             "ROC curves (one vs rest)",
             "Precision-recall curves (one vs rest)",
             "Precision / recall against the threshold",
+            "Reliability diagram of the top label",
+            "Reliability diagrams of each class (one vs rest)",
         ]
     )
     assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for png in pngs.values())

@@ -1,4 +1,4 @@
-"""analysis.predictions: reading CSV and Parquet, and every bad table rejected with its rule, value and fix."""
+"""analysis.sources.predictions: reading CSV and Parquet, and every bad table rejected with its rule, value and fix."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import predictions
-from analysis.predictions import read_predictions, validate_batch
+from analysis.sources import predictions
+from analysis.sources.predictions import read_predictions, validate_batch
 
 GOOD = "index,y_true,y_pred,prob_0,prob_1,prob_2\n0,0,0,0.7,0.2,0.1\n1,2,1,0.1,0.5,0.4\n2,1,1,0.2,0.8,0.0\n"
 

@@ -1,13 +1,13 @@
 """Read and validate a predictions table (CSV or Parquet) into numpy arrays, batch by batch.
 
-The table has one row per example and the columns ``index, y_true, y_pred, prob_<class> ...``: one probability
-column per class, whose integer suffixes define the class set. Every rule a table can break raises a
-``ValueError`` that states the rule, the offending value (with its row) and the fix.
+The table's contract is ``trainer.predictions_schema``: one row per example, the columns ``index, y_true, y_pred,
+prob_<class> ...``, one probability column per class, whose integer suffixes define the class set. Every rule a
+table can break raises a ``ValueError`` that states the rule, the offending value (with its row) and the fix; what
+is allowed but suspicious (a ``y_pred`` that is not the argmax, a repeated ``index``) becomes a note.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-ROW_SUM_TOLERANCE = 1e-3
-_PROB_COLUMN = re.compile(r"^prob_(-?\d+)$")
+from trainer import predictions_schema as schema
+
 _BATCH_ROWS = 1 << 20
 _FIX_PROBS = "write softmax probabilities (e.g. keras `model.predict`), not logits or scores"
 
@@ -36,7 +36,7 @@ class Predictions:
     y_true, y_pred : numpy.ndarray
         Codes into ``labels`` (``labels[y_true]`` is the true class), shape ``(n_rows,)``.
     proba : numpy.ndarray
-        Probabilities, shape ``(n_rows, n_classes)``; rows sum to 1 within ``ROW_SUM_TOLERANCE``.
+        Probabilities (float64), shape ``(n_rows, n_classes)``; rows sum to 1 within the schema's tolerance.
     """
 
     labels: np.ndarray
@@ -59,8 +59,8 @@ def class_labels(columns: list[str]) -> np.ndarray:
     >>> class_labels(["index", "y_true", "y_pred", "prob_1", "prob_0"]).tolist()
     [0, 1]
     """
-    missing = [name for name in ("index", "y_true", "y_pred") if name not in columns]
-    labels = sorted(int(match.group(1)) for name in columns if (match := _PROB_COLUMN.match(name)))
+    missing = [name for name in schema.REQUIRED if name not in columns]
+    labels = sorted(label for name in columns if (label := schema.class_of(name)) is not None)
     if missing:
         raise ValueError(
             f"a predictions table needs the columns index, y_true, y_pred and prob_<class>, but {missing} "
@@ -81,6 +81,9 @@ def validate_batch(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Check one batch of rows and return ``(y_true, y_pred)`` as codes into ``labels``.
 
+    Labels are checked before the row sums: a missing ``prob_<class>`` column shows first as a label with no
+    column, and is then named as such instead of as rows that do not sum to 1.
+
     Examples
     --------
     >>> labels = np.array([0, 1])
@@ -100,6 +103,7 @@ scores); fix: write softmax probabilities (e.g. keras `model.predict`), not logi
             f"class, but got shapes {y_true.shape}, {y_pred.shape} and {proba.shape} for "
             f"{labels.shape[0]} classes; fix: give arrays of shapes (n,), (n,) and (n, {labels.shape[0]})"
         )
+    codes = _codes(labels, y_true, schema.Y_TRUE, first_row), _codes(labels, y_pred, schema.Y_PRED, first_row)
     bad = ~np.isfinite(proba)
     if bad.any():
         row, col = np.argwhere(bad)[0]
@@ -115,14 +119,25 @@ scores); fix: write softmax probabilities (e.g. keras `model.predict`), not logi
             f"{first_row + row} (this looks like logits or scores); fix: {_FIX_PROBS}"
         )
     sums = proba.sum(axis=1)
-    bad_rows = np.flatnonzero(np.abs(sums - 1) > ROW_SUM_TOLERANCE)
+    bad_rows = np.flatnonzero(np.abs(sums - 1) > schema.ROW_SUM_TOLERANCE)
     if bad_rows.size:
         row = bad_rows[0]
+        gaps = sorted(set(range(labels[0], labels[-1] + 1)) - set(labels.tolist()))
+        if gaps:
+            missing = ", ".join(schema.prob_column(label) for label in gaps)
+            raise ValueError(
+                f"a predictions table needs one prob_<class> column per class, but {missing} "
+                f"{'is' if len(gaps) == 1 else 'are'} missing between {schema.prob_column(labels[0])} and "
+                f"{schema.prob_column(labels[-1])}, and row {first_row + row} sums to {sums[row]:.6g} without "
+                f"it; fix: write every class's probability column"
+            )
         raise ValueError(
-            f"each row's probabilities must sum to 1 (within {ROW_SUM_TOLERANCE}), but row {first_row + row} "
-            f"sums to {sums[row]:.6g} ({bad_rows.size} rows off in this batch); fix: {_FIX_PROBS}"
+            f"each row's probabilities must sum to 1 (within {schema.ROW_SUM_TOLERANCE}), but row "
+            f"{first_row + row} sums to {sums[row]:.6g} ({bad_rows.size} rows off in this batch; the columns are "
+            f"{[schema.prob_column(label) for label in labels.tolist()]}); fix: write one probability column "
+            f"per class, and {_FIX_PROBS}"
         )
-    return _codes(labels, y_true, "y_true", first_row), _codes(labels, y_pred, "y_pred", first_row)
+    return codes
 
 
 def _codes(labels: np.ndarray, values: np.ndarray, column: str, first_row: int) -> np.ndarray:
@@ -132,18 +147,19 @@ def _codes(labels: np.ndarray, values: np.ndarray, column: str, first_row: int) 
         row = int(np.flatnonzero(outside)[0])
         raise ValueError(
             f"every {column} label must be one of the classes {labels.tolist()} named by the prob_<class> "
-            f"columns, but row {first_row + row} has {column} = {values[row]}; fix: add a prob_{values[row]} "
-            f"column or correct the label"
+            f"columns, but row {first_row + row} has {column} = {values[row]}; fix: add a "
+            f"{schema.prob_column(values[row])} column or correct the label"
         )
     return codes.astype(np.int32)
 
 
-def _batches(path: Path) -> Iterator[pa.RecordBatch]:
+def _batches(path: Path) -> tuple[int | None, Iterator[pa.RecordBatch]]:
+    """The number of rows when the file says (Parquet), and its batches."""
     if path.suffix.lower() == ".parquet":
-        yield from pq.ParquetFile(path).iter_batches(batch_size=_BATCH_ROWS)
-        return
+        parquet = pq.ParquetFile(path)
+        return parquet.metadata.num_rows, parquet.iter_batches(batch_size=_BATCH_ROWS)
     read_options = pa_csv.ReadOptions(block_size=64 << 20)
-    yield from pa_csv.open_csv(path, read_options=read_options)
+    return None, iter(pa_csv.open_csv(path, read_options=read_options))
 
 
 def _integer_column(batch: pa.RecordBatch, name: str) -> np.ndarray:
@@ -158,11 +174,42 @@ def _integer_column(batch: pa.RecordBatch, name: str) -> np.ndarray:
     return column.to_numpy()
 
 
+class _Columns:
+    """The table's arrays, filled batch by batch: preallocated when the row count is known (Parquet), so the
+    peak is the final arrays plus one batch; otherwise (CSV) gathered and concatenated once."""
+
+    def __init__(self, n_rows: int | None, n_classes: int) -> None:
+        self.filled = 0
+        self._parts: list[tuple[np.ndarray, ...]] = []
+        self._arrays: tuple[np.ndarray, ...] | None = None
+        if n_rows is not None:
+            self._arrays = (
+                np.empty(n_rows, np.int64),
+                np.empty(n_rows, np.int32),
+                np.empty(n_rows, np.int32),
+                np.empty((n_rows, n_classes), np.float64),
+            )
+
+    def add(self, *columns: np.ndarray) -> None:
+        rows = columns[0].shape[0]
+        if self._arrays is None:
+            self._parts.append(columns)
+        else:
+            for target, column in zip(self._arrays, columns, strict=True):
+                target[self.filled : self.filled + rows] = column
+        self.filled += rows
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        if self._arrays is not None:
+            return self._arrays
+        return tuple(np.concatenate(column) for column in zip(*self._parts, strict=True))
+
+
 def read_predictions(path: Path) -> Predictions:
     """Read a predictions CSV or Parquet file batch by batch, validating every batch.
 
     Parquet is read column-wise in row groups; CSV with Arrow's streaming reader. Peak memory is the final
-    arrays plus about one batch.
+    arrays plus about one batch (CSV: twice the final arrays, while they are joined).
 
     Examples
     --------
@@ -176,41 +223,83 @@ def read_predictions(path: Path) -> Predictions:
         raise ValueError(f"the predictions file must exist, but {path} does not; fix: check the path")
     if path.stat().st_size == 0:
         raise ValueError(f"the predictions file must not be empty, but {path} has 0 bytes")
-    parts: list[tuple[np.ndarray, ...]] = []
+    columns: _Columns | None = None
     labels = np.empty(0, dtype=np.int64)
-    first_row = 0
     try:
-        for batch in _batches(path):
-            if not parts:
+        n_rows, batches = _batches(path)
+        for batch in batches:
+            if columns is None:
                 labels = class_labels(batch.schema.names)
+                columns = _Columns(n_rows, labels.shape[0])
             proba = _proba(batch, labels)
             y_true, y_pred = validate_batch(
-                labels, _integer_column(batch, "y_true"), _integer_column(batch, "y_pred"), proba, first_row
+                labels,
+                _integer_column(batch, schema.Y_TRUE),
+                _integer_column(batch, schema.Y_PRED),
+                proba,
+                columns.filled,
             )
-            parts.append((_integer_column(batch, "index"), y_true, y_pred, proba))
-            first_row += batch.num_rows
+            columns.add(_integer_column(batch, schema.INDEX), y_true, y_pred, proba)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
         raise ValueError(
             f"a predictions table must be a valid CSV or Parquet file with numeric columns, but reading "
             f"{path} failed: {error}; fix: rewrite the file"
         ) from None
-    if first_row == 0:
+    if columns is None or columns.filled == 0:
         raise ValueError(f"the predictions table must have at least one row, but {path} has none")
-    index, y_true, y_pred, proba = (np.concatenate(column) for column in zip(*parts, strict=True))
+    index, y_true, y_pred, proba = columns.arrays()
     return Predictions(labels=labels, index=index, y_true=y_true, y_pred=y_pred, proba=proba)
 
 
 def _proba(batch: pa.RecordBatch, labels: np.ndarray) -> np.ndarray:
     proba = np.empty((batch.num_rows, labels.shape[0]), dtype=np.float64)
     for k, label in enumerate(labels):
-        column = batch.column(f"prob_{label}")
+        column = batch.column(schema.prob_column(label))
         if pa.types.is_null(column.type):  # every cell empty: reported as non-finite by validate_batch
             proba[:, k] = np.nan
             continue
         if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)):
             raise ValueError(
-                f"column prob_{label} must hold numbers, but its type is {column.type} (first value "
-                f"{column[0].as_py()!r}); fix: {_FIX_PROBS}"
+                f"column {schema.prob_column(label)} must hold numbers, but its type is {column.type} (first "
+                f"value {column[0].as_py()!r}); fix: {_FIX_PROBS}"
             )
         proba[:, k] = column.to_numpy(zero_copy_only=False)
     return proba
+
+
+def table_notes(predictions: Predictions) -> list[str]:
+    """What the table allows but a reader should know: ``y_pred`` that is not an argmax of the probabilities,
+    and ``index`` values that repeat (the rows may not be distinct test examples).
+
+    A ``y_pred`` tied with the largest probability counts as an argmax.
+
+    Examples
+    --------
+    >>> p = Predictions(np.array([0, 1]), np.array([4, 4, 5]), np.array([0, 1, 1]), np.array([0, 0, 1]),
+    ...                 np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]]))
+    >>> for note in table_notes(p): print(note)
+    y_pred is not the argmax of the probabilities in 1 of 3 rows (first: row 1, index 4, y_pred 0, argmax 1): \
+the metrics use y_pred as written; the curves, calibration and AUROC use the probabilities
+    index repeats: 1 value(s) appear more than once (first: 4, 2 times), 3 rows for 2 distinct examples
+    """
+    notes = []
+    proba = predictions.proba
+    rows = np.arange(predictions.n_rows)
+    off = np.flatnonzero(proba[rows, predictions.y_pred] < proba.max(axis=1))
+    if off.size:
+        row = int(off[0])
+        notes.append(
+            f"{schema.Y_PRED} is not the argmax of the probabilities in {off.size} of {predictions.n_rows} rows "
+            f"(first: row {row}, index {predictions.index[row]}, {schema.Y_PRED} "
+            f"{predictions.labels[predictions.y_pred[row]]}, argmax {predictions.labels[np.argmax(proba[row])]}): "
+            f"the metrics use {schema.Y_PRED} as written; the curves, calibration and AUROC use the probabilities"
+        )
+    values, counts = np.unique(predictions.index, return_counts=True)
+    repeated = np.flatnonzero(counts > 1)
+    if repeated.size:
+        first = int(repeated[0])
+        notes.append(
+            f"{schema.INDEX} repeats: {repeated.size} value(s) appear more than once (first: {values[first]}, "
+            f"{counts[first]} times), {predictions.n_rows} rows for {values.size} distinct examples"
+        )
+    return notes

@@ -6,6 +6,7 @@ wandb is imported inside the functions that need it, so ``--predictions FILE`` n
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -14,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from analysis.metrics import Metrics
-from analysis.predictions import Predictions
-from analysis.source import RunInfo, Source, SweepInfo, TrialPoint, swept_parameters
+from analysis.sources.predictions import Predictions
+from analysis.sources.source import RunInfo, Source, SweepInfo, TrialPoint, swept_parameters
+from analysis.stats.metrics import Metrics
+from trainer import predictions_schema as schema
 
 PREDICTIONS_SUFFIXES = (".csv", ".parquet")
 _ONLINE_SWEEP = re.compile(r"^[\w.-]+/[\w.-]+/\w+$")
@@ -28,6 +30,28 @@ def from_predictions_file(path: Path) -> Source:
     return Source(predictions_path=path, origin=f"file {path}")
 
 
+def resolve(spec: str, root: Path) -> Source:
+    """What ``python -m analysis compare`` was given: a predictions file, an offline run directory, or a sweep
+    (a name under ``root``, a sweep directory, or ``ENTITY/PROJECT/SWEEP_ID``), whose best run is taken."""
+    path = Path(spec)
+    if path.is_file() and path.suffix in PREDICTIONS_SUFFIXES:
+        return from_predictions_file(path)
+    if path.is_dir() and any(path.glob("run-*.wandb")):
+        return from_run_dir(path)
+    return from_sweep(spec, root)
+
+
+def _artifact_metadata(run_dir: Path, name: str) -> dict[str, Any] | None:
+    """The metadata of the artifact ``name`` logged by an offline run (``localsweep.runlog`` keeps no metadata)."""
+    from localsweep.runlog import iter_records
+
+    for log in sorted(run_dir.glob("run-*.wandb")):
+        for record in iter_records(log):
+            if record.HasField("artifact") and record.artifact.name == name and record.artifact.metadata:
+                return dict(json.loads(record.artifact.metadata))
+    return None
+
+
 def from_run_dir(run_dir: Path) -> Source:
     """An offline wandb run directory: its ``predictions`` artifact (else ``files/predictions.*``)."""
     from localsweep.runlog import read_run
@@ -36,9 +60,10 @@ def from_run_dir(run_dir: Path) -> Source:
         record = read_run(run_dir)
     except (FileNotFoundError, ValueError) as error:
         raise ValueError(f"--run must be an offline wandb run directory, but {error}") from None
-    artifact = record.artifact("predictions")
+    artifact = record.artifact(schema.ARTIFACT_TYPE)
     candidates = [path for path in (artifact.entries.values() if artifact else []) if path.is_file()]
-    candidates += [run_dir / "files" / f"predictions{suffix}" for suffix in PREDICTIONS_SUFFIXES]
+    stem = Path(schema.FILE_NAME).stem
+    candidates += [run_dir / "files" / f"{stem}{suffix}" for suffix in PREDICTIONS_SUFFIXES]
     found = [path for path in candidates if path.suffix in PREDICTIONS_SUFFIXES and path.is_file()]
     if not found:
         logged = [f"{a.name} ({a.type})" for a in record.artifacts] or "none"
@@ -51,7 +76,15 @@ def from_run_dir(run_dir: Path) -> Source:
     notes = [] if state == "finished" else [f"the run is {state} (exit code {record.exit_code})"]
     run = RunInfo(record.run_id, record.run_id, state, record.config, record.summary, str(run_dir))
     name = artifact.name if artifact else None
-    return Source(predictions_path=found[0], origin=f"offline run {run_dir}", run=run, artifact=name, notes=notes)
+    version = schema.version_of(_artifact_metadata(run_dir, name) if name else None)
+    return Source(
+        predictions_path=found[0],
+        origin=f"offline run {run_dir}",
+        run=run,
+        artifact=name,
+        notes=notes,
+        schema_version=version,
+    )
 
 
 def from_offline_sweep(name_or_path: str, root: Path) -> Source:
@@ -93,6 +126,7 @@ def from_offline_sweep(name_or_path: str, root: Path) -> Source:
         sweep=sweep,
         artifact=run.artifact,
         notes=run.notes,
+        schema_version=run.schema_version,
     )
 
 
@@ -146,18 +180,21 @@ def from_wandb_sweep(path: str) -> Source:
             f"({states}); fix: run agents until one finishes"
         )
     best = next(r for r in runs if r.id == scored[0].run_id)
-    artifacts = [a for a in best.logged_artifacts() if a.type == "predictions"]
+    artifacts = [a for a in best.logged_artifacts() if a.type == schema.ARTIFACT_TYPE]
     if not artifacts:
         raise ValueError(
             f"the best run must have logged a predictions artifact, but run {best.id} of sweep {path} has none; "
             f"fix: train with `python -m trainer`, which logs predictions-<run_id>"
         )
+    version = schema.version_of(artifacts[-1].metadata)
     directory = Path(artifacts[-1].download(root=tempfile.mkdtemp(prefix="analysis-")))
     found = sorted(p for p in directory.rglob("*") if p.suffix in PREDICTIONS_SUFFIXES)
     if not found:
         raise ValueError(f"the predictions artifact {artifacts[-1].name} holds no .csv or .parquet file")
     run = RunInfo(best.id, best.name, best.state, dict(best.config), dict(best.summary), best.url)
-    return Source(found[0], f"W&B sweep {path}", run, sweep_info, artifact=artifacts[-1].qualified_name)
+    return Source(
+        found[0], f"W&B sweep {path}", run, sweep_info, artifact=artifacts[-1].qualified_name, schema_version=version
+    )
 
 
 def _number(value: Any) -> float | None:

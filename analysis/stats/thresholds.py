@@ -1,12 +1,15 @@
-"""Precision and recall of one class against the decision threshold on its probability (scikit-learn)."""
+"""Precision and recall of one class against the decision threshold on its probability.
+
+The curve is scikit-learn's ``precision_recall_curve``, derived from the class's one sort (``analysis.stats.ranking``).
+"""
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import precision_recall_curve
+
+from analysis.stats.ranking import Ranked, precision_recall_curve
 
 
 @dataclass(frozen=True)
@@ -51,17 +54,18 @@ class ThresholdAnalysis:
 
 
 def analyse_thresholds(
-    is_positive: np.ndarray,
-    score: np.ndarray,
+    ranked: Ranked,
     positive_class: int,
     target_precision: float | None = None,
     target_recall: float | None = None,
 ) -> ThresholdAnalysis:
-    """Sweep the threshold on ``score`` for the one-vs-rest problem ``is_positive``.
+    """Sweep the threshold on the scores of ``ranked``, the one-vs-rest problem of ``positive_class``.
 
     Examples
     --------
-    >>> t = analyse_thresholds(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]), 1, target_recall=1.0)
+    >>> from analysis.stats.ranking import rank
+    >>> r = rank(np.array([False, False, True, True]), np.array([0.1, 0.4, 0.35, 0.8]))
+    >>> t = analyse_thresholds(r, 1, target_recall=1.0)
     >>> t.best_f1
     OperatingPoint(threshold=0.35, precision=0.6666666666666666, recall=1.0, f1=0.8)
     >>> t.for_recall.threshold, t.for_precision is None
@@ -70,17 +74,16 @@ def analyse_thresholds(
     for name, target in (("target_precision", target_precision), ("target_recall", target_recall)):
         if target is not None and not 0 < target <= 1:
             raise ValueError(f"`0 < {name} <= 1` must hold, but got {name}={target}; fix: pass e.g. 0.9")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a class absent from y_true is reported below with its reason
-        precision, recall, thresholds = precision_recall_curve(is_positive, score)
+    if not ranked.positive.size:
+        absent = f"class {positive_class} is absent from y_true: recall is undefined"
+        reasons = {"best_f1": absent, "for_precision": absent, "for_recall": absent}
+        empty = np.empty(0)
+        return ThresholdAnalysis(positive_class, empty, empty, empty, empty, None, None, None, reasons)
+    precision, recall, thresholds = precision_recall_curve(ranked)
     # precision_recall_curve appends the (precision=1, recall=0) end point, which has no threshold.
     precision, recall = precision[:-1], recall[:-1]
     with np.errstate(invalid="ignore", divide="ignore"):
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-    if not np.any(is_positive):
-        absent = f"class {positive_class} is absent from y_true: recall is undefined"
-        reasons = {"best_f1": absent, "for_precision": absent, "for_recall": absent}
-        return ThresholdAnalysis(positive_class, thresholds, precision, recall, f1, None, None, None, reasons)
     reasons = {}
 
     def point(i: int) -> OperatingPoint:
