@@ -16,9 +16,16 @@ import pandas as pd
 import pytest
 from matplotlib import colormaps
 from PIL import Image
-from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
+from sklearn.metrics import (
+    brier_score_loss,
+    confusion_matrix,
+    log_loss,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
 
 from analysis.__main__ import main
+from analysis.stats import bootstrap
 from localsweep.store import CRASHED, FINISHED, SweepStore
 
 _VOID = {"meta", "img", "br", "hr", "link", "input"}
@@ -101,6 +108,43 @@ def test_cli_report_on_a_predictions_file(tmp_path, subprocess_env):
     markdown = (out / "report.md").read_text()
     assert "![Confusion matrix](confusion_matrix.png)" in markdown
     assert (out / "confusion_matrix.png").read_bytes() == pngs["Confusion matrix"]
+
+
+def test_cli_report_sections_hold_sklearns_numbers_and_intervals(tmp_path):
+    frame = _predictions_csv(tmp_path / "p.csv", n_rows=500)
+    assert main(["report", "--predictions", str(tmp_path / "p.csv"), "--out", str(tmp_path / "r")]) == 0
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    y, proba = frame["y_true"].to_numpy(), frame[["prob_0", "prob_1", "prob_2"]].to_numpy()
+    uncertainty = report["uncertainty"]
+    assert (uncertainty["resamples"], uncertainty["seed"], uncertainty["confidence"]) == (1000, 0, 0.95)
+    assert set(uncertainty["intervals"]) == set(bootstrap.SCALARS)
+    for name, (low, high) in uncertainty["intervals"].items():
+        assert low <= report["headline"][name] <= high, name
+    assert len(uncertainty["bands"]["roc"]["0"]["low"]) == len(uncertainty["bands"]["fpr_grid"])
+    calibration = report["calibration"]
+    assert calibration["brier"] == pytest.approx(brier_score_loss(y, proba, labels=[0, 1, 2]), abs=1e-12)
+    assert calibration["log_loss"] == pytest.approx(log_loss(y, proba, labels=[0, 1, 2]), abs=1e-12)
+    assert calibration["bins"] == 15
+    assert sum(calibration["top_label"]["bins"]["rows"]) == 500
+    counts = confusion_matrix(y, frame["y_pred"])
+    top = report["errors"]["top_confusions"][0]
+    assert top["count"] == (counts - np.diag(np.diag(counts))).max()
+    assert report["errors"]["gallery"].startswith("images unavailable: the mnist test split")
+    html = (tmp_path / "r" / "report.html").read_text()
+    for title in ("Overall", "Top confusions", "Calibration", "Most confident mistakes"):
+        assert f"<h2>{title}</h2>" in html
+
+
+def test_cli_report_notes_argmax_disagreements_and_repeated_index(tmp_path):
+    frame = _predictions_csv(tmp_path / "p.csv")
+    frame.loc[[3, 4], "y_pred"] = (frame.loc[[3, 4], "y_pred"] + 1) % 3
+    frame.loc[10, "index"] = 11
+    frame.to_csv(tmp_path / "p.csv", index=False, float_format="%.17g")
+    assert main(["report", "--predictions", str(tmp_path / "p.csv"), "--out", str(tmp_path / "r")]) == 0
+    notes = json.loads((tmp_path / "r" / "report.json").read_text())["provenance"]["notes"]
+    assert any(n.startswith("y_pred is not the argmax of the probabilities in 2 of 300 rows") for n in notes)
+    assert any(n.startswith("index repeats: 1 value(s) appear more than once (first: 11, 2 times)") for n in notes)
+    assert "index repeats" in (tmp_path / "r" / "report.html").read_text()
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (apt-get install chromium)")

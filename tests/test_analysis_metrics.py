@@ -147,8 +147,8 @@ def test_compute_metrics_curves_are_thinned_exact_points_of_sklearns():
 def test_compute_metrics_keeps_the_positive_class_sorted_scores(positive_class, expected):
     m = compute_metrics(Y3, PRED3, P3, [0, 1, 2], positive_class)
     assert m.positive_class == expected
-    assert m.positive.positive.tolist() == sorted(P3[Y3 == expected, expected].tolist())
-    assert m.positive.negative.tolist() == sorted(P3[Y3 != expected, expected].tolist())
+    assert m.positive.positive.tolist() == sorted(P3[np.equal(Y3, expected), expected].tolist())
+    assert m.positive.negative.tolist() == sorted(P3[np.not_equal(Y3, expected), expected].tolist())
 
 
 def test_compute_metrics_rejects_an_unknown_positive_class():

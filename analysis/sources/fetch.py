@@ -41,7 +41,7 @@ def resolve(spec: str, root: Path) -> Source:
     return from_sweep(spec, root)
 
 
-def _artifact_metadata(run_dir: Path, name: str) -> dict[str, Any] | None:
+def artifact_metadata(run_dir: Path, name: str) -> dict[str, Any] | None:
     """The metadata of the artifact ``name`` logged by an offline run (``localsweep.runlog`` keeps no metadata)."""
     from localsweep.runlog import iter_records
 
@@ -76,7 +76,7 @@ def from_run_dir(run_dir: Path) -> Source:
     notes = [] if state == "finished" else [f"the run is {state} (exit code {record.exit_code})"]
     run = RunInfo(record.run_id, record.run_id, state, record.config, record.summary, str(run_dir))
     name = artifact.name if artifact else None
-    version = schema.version_of(_artifact_metadata(run_dir, name) if name else None)
+    version = schema.version_of(artifact_metadata(run_dir, name) if name else None)
     return Source(
         predictions_path=found[0],
         origin=f"offline run {run_dir}",

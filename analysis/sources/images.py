@@ -54,7 +54,8 @@ def split_images(run_config: dict[str, Any] | None, index: np.ndarray, y_true: n
     if outside.any():
         return SplitImages(
             None,
-            f"images unavailable: index {index[outside][0]} is outside the {name} (0..{data.y_test.shape[0] - 1})",
+            f"images unavailable: index {index[outside][0]} is outside the {name}, whose rows are 0 to "
+            f"{data.y_test.shape[0] - 1}",
         )
     differ = np.flatnonzero(data.y_test[index] != y_true)
     if differ.size:
