@@ -38,7 +38,13 @@ class Comparison:
 
 
 def name_of(source: Source) -> str:
-    """A short name for a model: its run id, else its file name."""
+    """A short name for a model: its run id, else its file name.
+
+    Examples
+    --------
+    >>> name_of(Source(Path("runs/best.csv"), origin="file"))
+    'best'
+    """
     return source.run.run_id if source.run else source.predictions_path.stem
 
 

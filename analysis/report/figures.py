@@ -152,7 +152,15 @@ def roc_curves(metrics: Metrics, uncertainty: Uncertainty | None = None) -> byte
 
 
 def pr_curves(metrics: Metrics, uncertainty: Uncertainty | None = None) -> bytes:
-    """One-vs-rest precision-recall curve of each class, with its band."""
+    """One-vs-rest precision-recall curve of each class, with its band.
+
+    Examples
+    --------
+    >>> from analysis.stats.metrics import compute_metrics
+    >>> m = compute_metrics(np.array([0, 1]), np.array([0, 1]), np.array([[0.6, 0.4], [0.3, 0.7]]), [0, 1])
+    >>> pr_curves(m)[:4]
+    b'\\x89PNG'
+    """
     return _curve_panels(metrics, uncertainty, roc=False)
 
 
@@ -193,7 +201,15 @@ def reliability_top_label(calibration: Calibration) -> bytes:
 
 
 def reliability_per_class(calibration: Calibration) -> bytes:
-    """Reliability diagram of each class against the rest, as small multiples."""
+    """Reliability diagram of each class against the rest, as small multiples.
+
+    Examples
+    --------
+    >>> from analysis.stats.calibration import calibration
+    >>> c = calibration(np.array([0, 1, 1]), np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4]]), [0, 1])
+    >>> reliability_per_class(c)[:4]
+    b'\\x89PNG'
+    """
     eces = np.array([r.ece for r in calibration.per_class])
     shown = _shown(-eces)  # the least calibrated when there are too many classes to show
     figure, panels = _panels(len(shown))

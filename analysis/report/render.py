@@ -62,7 +62,24 @@ class Section:
 
 
 def render_markdown(title: str, sections: list[Section], image_files: dict[str, str]) -> str:
-    """The report as Markdown, with images referenced by their file names."""
+    """The report as Markdown, with images referenced by their file names.
+
+    Examples
+    --------
+    >>> print(render_markdown("T", [Section("S", "Why.", ["a", "b"], [["1", "x|y"]], [("f", "F")])], {"f": "f.png"}))
+    # T
+    <BLANKLINE>
+    ## S
+    <BLANKLINE>
+    Why.
+    <BLANKLINE>
+    | a | b |
+    |---|---|
+    | 1 | x\\|y |
+    <BLANKLINE>
+    ![F](f.png)
+    <BLANKLINE>
+    """
     lines = [f"# {title}", ""]
     for section in sections:
         lines += [f"## {section.title}", "", section.intro, ""] if section.intro else [f"## {section.title}", ""]
@@ -95,7 +112,14 @@ def _cell(text: str) -> str:
 
 
 def render_html(title: str, sections: list[Section], images: dict[str, bytes]) -> str:
-    """The report as one HTML page: a contents list, then each section; images embedded as ``data:`` URIs."""
+    """The report as one HTML page: a contents list, then each section; images embedded as ``data:`` URIs.
+
+    Examples
+    --------
+    >>> page = render_html("T", [Section("Per class", "", ["a"], [["0.5"]], [("f", "F")])], {"f": b"png"})
+    >>> '<a href="#per-class">' in page, '<td class="n">0.5</td>' in page, 'src="data:image/png;base64,cG5n"' in page
+    (True, True, True)
+    """
     contents = "".join(f'<li><a href="#{s.anchor}">{html.escape(s.title)}</a></li>' for s in sections)
     body = [f"<h1>{html.escape(title)}</h1>", f"<nav><ol>{contents}</ol></nav>"]
     for section in sections:

@@ -10,7 +10,11 @@ from analysis.report.summary import HEADLINE
 
 
 def title(summary: dict[str, Any]) -> str:
-    """The report's title."""
+    """The report's title.
+
+    >>> title({"run": {"name": "glad-sun-3"}}), title({"run": None})
+    ('Best-run report: glad-sun-3', 'Predictions report')
+    """
     run = summary["run"]
     return f"Best-run report: {run['name']}" if run else "Predictions report"
 

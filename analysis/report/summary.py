@@ -103,7 +103,16 @@ HEADLINE = (
 
 
 def headline_values(metrics: Metrics) -> dict[str, float]:
-    """The headline scalars by key (see ``HEADLINE``)."""
+    """The headline scalars by key (see ``HEADLINE``).
+
+    Examples
+    --------
+    >>> from analysis.stats.metrics import compute_metrics
+    >>> m = compute_metrics(np.array([0, 1]), np.array([0, 0]), np.array([[0.6, 0.4], [0.7, 0.3]]), [0, 1])
+    >>> values = headline_values(m)
+    >>> sorted(key for key, _ in HEADLINE) == sorted(values), values["accuracy"], values["auroc_macro"]
+    (True, 0.5, 0.0)
+    """
     values = {
         "accuracy": metrics.accuracy,
         "auroc_macro": metrics.auroc_macro,

@@ -142,6 +142,17 @@ def paired_bootstrap(
     """Paired bootstrap of ``PAIRED_METRICS``: each resample draws the same rows for both models.
 
     ``point_a``/``point_b`` hold the metrics on all rows (the point estimates).
+
+    Examples
+    --------
+    >>> labels, index, y = np.array([0, 1]), np.arange(6), np.array([0, 0, 0, 1, 1, 1])
+    >>> proba = np.array([[0.9, 0.1], [0.8, 0.2], [0.4, 0.6], [0.3, 0.7], [0.6, 0.4], [0.2, 0.8]])
+    >>> a = Predictions(labels, index, y, proba.argmax(axis=1), proba)
+    >>> b = Predictions(labels, index, y, y, np.eye(2)[y])  # always right
+    >>> points = {"accuracy": 4 / 6, "f1_macro": 2 / 3, "auroc_macro": 7 / 9}, dict.fromkeys(PAIRED_METRICS, 1.0)
+    >>> d = paired_bootstrap(a, b, *points, resamples=200, seed=0, confidence=0.95)[0]
+    >>> d.metric, round(d.difference, 4), d.low >= 0, d.b_better_share > 0.5
+    ('accuracy', 0.3333, True, True)
     """
     runs = [replicates(t.y_true, t.y_pred, t.proba, resamples, seed, curves=False) for t in (a, b)]
     tail = (1 - confidence) / 2
