@@ -77,6 +77,9 @@ def verdict(names: tuple[str, str], test: McNemar, differences: list[PairedDiffe
     >>> verdict(("a", "b"), test, [])
     ['McNemar (exact): b gets 15 rows right that a misses, a 2 that b misses; p = 0.0023 < 0.05: b is more \
 accurate']
+    >>> verdict(("a", "b"), McNemar(80, 0, 40, 3, 1.8e-12, 38.0, 7e-10), [])[0].split("; ")[1]
+    'p = 1.8e-12 < 0.05: b is more accurate'
+
     """
     a, b = names
     lines = []
@@ -85,7 +88,7 @@ accurate']
     else:
         counts = (
             f"{b} gets {test.b_only} rows right that {a} misses, {a} {test.a_only} that {b} misses; "
-            f"p = {test.p_exact:.4f}"
+            f"p = {test.p_exact:.3g}"
         )
         if test.p_exact < SIGNIFICANCE:
             better = b if test.b_only > test.a_only else a

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import precision_recall_curve
 
+from analysis.stats import thresholds
 from analysis.stats.ranking import rank
 from analysis.stats.thresholds import analyse_thresholds
 
@@ -63,3 +64,27 @@ def test_analyse_thresholds_absent_class_is_undefined():
 def test_analyse_thresholds_rejects_bad_targets(kwargs, match):
     with pytest.raises(ValueError, match=match):
         analyse_thresholds(rank(IS_POSITIVE, SCORE), 1, **kwargs)
+
+
+@pytest.mark.parametrize("chunk", [3, 1 << 20])
+def test_analyse_thresholds_in_chunks_finds_sklearns_operating_points(monkeypatch, chunk):
+    monkeypatch.setattr(thresholds, "_CHUNK", chunk)
+    rng = np.random.default_rng(4)
+    is_positive = rng.random(3000) < 0.3
+    score = np.round(np.where(is_positive, rng.beta(4, 2, 3000), rng.beta(2, 4, 3000)), 3)
+    t = analyse_thresholds(rank(is_positive, score), 1, target_precision=0.8)
+    precision, recall, cut = precision_recall_curve(is_positive, score)
+    precision, recall = precision[:-1], recall[:-1]
+    f1 = 2 * precision * recall / (precision + recall)
+    best = int(np.argmax(f1))
+    assert vars(t.best_f1) == pytest.approx(
+        {"threshold": cut[best], "precision": precision[best], "recall": recall[best], "f1": f1[best]}, abs=1e-12
+    )
+    assert t.for_precision is not None
+    assert t.for_precision.threshold == cut[np.flatnonzero(precision >= 0.8)[0]]
+    recalled = analyse_thresholds(rank(is_positive, score), 1, target_recall=0.9).for_recall
+    assert recalled is not None
+    assert recalled.threshold == cut[np.flatnonzero(recall >= 0.9)[-1]]
+    assert t.thresholds.size == min(1000, cut.size)
+    assert set(t.thresholds.tolist()) <= set(cut.tolist())
+    assert (t.thresholds[0], t.thresholds[-1]) == (cut[0], cut[-1])

@@ -57,6 +57,15 @@ def difference_histograms(differences: list[PairedDifference], names: tuple[str,
     return to_png(figure)
 
 
+def _p(value: float | None) -> str:
+    """A p-value with 3 significant digits (tiny ones in scientific notation).
+
+    >>> _p(0.0386), _p(1.8e-12), _p(None)
+    ('0.0386', '1.8e-12', 'undefined')
+    """
+    return "undefined" if value is None else f"{value:.3g}"
+
+
 def _side_rows(summary: dict[str, Any]) -> list[list[str]]:
     rows = []
     for key, name in zip(("a", "b"), summary["names"], strict=True):
@@ -90,8 +99,8 @@ def sections(summary: dict[str, Any]) -> list[Section]:
             [
                 [f"{a} right", str(test["both_right"]), str(test["a_only"])],
                 [f"{a} wrong", str(test["b_only"]), str(test["both_wrong"])],
-                ["p (exact)", number(test["p_exact"]), ""],
-                ["chi2 (corrected), p", number(test["chi2"]), number(test["p_chi2"])],
+                ["p (exact)", _p(test["p_exact"]), ""],
+                ["chi2 (corrected), p", number(test["chi2"]), _p(test["p_chi2"])],
             ],
         ),
         Section(

@@ -19,7 +19,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, log_loss
 
 BINS = 15
-_CHUNK_ROWS = 1 << 20  # scikit-learn's losses one-hot encode y_true: n x k temporaries, bounded by chunks
+_CHUNK_ROWS = 1 << 18  # scikit-learn's losses make ~4 n x k temporaries (one-hot, clipped copy): bounded by chunks
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,7 @@ def calibration(y_true: np.ndarray, proba: np.ndarray, labels: list[int], bins: 
     (0.1633, 0.4987, 0.3667)
     """
     codes = list(range(len(labels)))
-    top = proba.argmax(axis=1)
-    confidence = proba.max(axis=1).astype(np.float64)
+    top_label = reliability("top label", proba.argmax(axis=1) == y_true, proba.max(axis=1).astype(np.float64), bins)
     per_class = [
         reliability(f"class {label}", y_true == k, proba[:, k].astype(np.float64), bins)
         for k, label in enumerate(labels)
@@ -110,7 +109,7 @@ def calibration(y_true: np.ndarray, proba: np.ndarray, labels: list[int], bins: 
         loss = _chunked_mean("log_loss", y_true, proba, codes)
     return Calibration(
         bins=bins,
-        top_label=reliability("top label", top == y_true, confidence, bins),
+        top_label=top_label,
         per_class=per_class,
         brier=brier,
         log_loss=loss,

@@ -32,7 +32,8 @@ MAX_THREADS = 2
 
 @dataclass(frozen=True)
 class Curve:
-    """A curve for plotting: at most ``CURVE_POINTS`` of its exact points, evenly spaced, ends kept."""
+    """A curve for plotting: at most ``CURVE_POINTS`` of its exact points (ends kept), at thresholds evenly spaced
+    in rank among the scores."""
 
     x: np.ndarray
     y: np.ndarray
@@ -128,8 +129,7 @@ def _one_class(positive: np.ndarray, negative: np.ndarray, true_scores: np.ndarr
     micro = ranking.twice_pairs_below(true_scores, negative)
     roc = pr = _EMPTY
     if ranked.positive.size:
-        thresholds = ranking.distinct_scores(ranked)
-        thresholds = thresholds[thin_indices(thresholds.shape[0], CURVE_POINTS - 1)]  # the ROC adds (0, 0)
+        thresholds = ranking.sampled_scores(ranked, CURVE_POINTS - 1)  # the ROC adds (0, 0)
         precision, recall, _ = ranking.precision_recall_curve(ranked, thresholds)
         pr = Curve(recall[:-1], precision[:-1])
         if ranked.defined:
@@ -138,6 +138,13 @@ def _one_class(positive: np.ndarray, negative: np.ndarray, true_scores: np.ndarr
     return _ClassResult(
         ranking.auroc(ranked), ranking.average_precision(ranked), roc, pr, micro, ranked if keep else None
     )
+
+
+def _sorted_scores(proba: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
+    """Column ``k`` of the selected rows as float64, sorted in place (the selection is already a copy)."""
+    scores = np.asarray(proba[rows, k], dtype=np.float64)
+    scores.sort()
+    return scores
 
 
 def default_positive_class(labels: list[int], f1: np.ndarray) -> int:
@@ -197,14 +204,13 @@ def compute_metrics(
     keep = labels.index(positive_class)
 
     with ThreadPoolExecutor(max_workers=min(MAX_THREADS, os.cpu_count() or 1)) as pool:
-        positives = list(pool.map(lambda k: np.sort(proba[y_true == k, k].astype(np.float64)), codes))
+        positives = list(pool.map(lambda k: _sorted_scores(proba, y_true == k, k), codes))
         # The micro AUROC's positives are every row's true-class score: the k sorted runs, merged by timsort.
-        true_scores = np.sort(np.concatenate(positives), kind="stable")
+        true_scores = np.concatenate(positives)
+        true_scores.sort(kind="stable")
         per_class = list(
             pool.map(
-                lambda k: _one_class(
-                    positives[k], np.sort(proba[y_true != k, k].astype(np.float64)), true_scores, k == keep
-                ),
+                lambda k: _one_class(positives[k], _sorted_scores(proba, y_true != k, k), true_scores, k == keep),
                 codes,
             )
         )

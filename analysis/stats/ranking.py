@@ -92,6 +92,26 @@ def counts_at(ranked: Ranked, thresholds: np.ndarray) -> tuple[np.ndarray, np.nd
     return tps.astype(np.int64), fps.astype(np.int64)
 
 
+def _merged(ranked: Ranked) -> np.ndarray:
+    merged = np.concatenate([ranked.positive, ranked.negative])
+    # Two sorted runs: numpy's stable sort (timsort) finds them and merges in linear time, here in place.
+    merged.sort(kind="stable")
+    return merged
+
+
+def sampled_scores(ranked: Ranked, count: int) -> np.ndarray:
+    """At most ``count`` distinct scores, ascending, evenly spaced in rank, the lowest and highest included: the
+    thresholds of a curve's plotted points (each an exact point of the curve).
+
+    Examples
+    --------
+    >>> sampled_scores(rank(np.array([False, True, True, False]), np.array([0.1, 0.2, 0.2, 0.9])), 3).tolist()
+    [0.1, 0.2, 0.9]
+    """
+    merged = _merged(ranked)
+    return np.unique(merged[np.linspace(0, merged.size - 1, min(count, merged.size)).astype(np.int64)])
+
+
 def distinct_scores(ranked: Ranked) -> np.ndarray:
     """Every distinct score, ascending: the thresholds at which the curves have a point.
 
@@ -100,8 +120,7 @@ def distinct_scores(ranked: Ranked) -> np.ndarray:
     >>> distinct_scores(rank(np.array([False, True, True]), np.array([0.3, 0.3, 0.9]))).tolist()
     [0.3, 0.9]
     """
-    # Two sorted runs: numpy's stable sort (timsort) finds them and merges in linear time.
-    merged = np.sort(np.concatenate([ranked.positive, ranked.negative]), kind="stable")
+    merged = _merged(ranked)
     if merged.size == 0:
         return merged
     last_of_value = np.empty(merged.size, dtype=bool)

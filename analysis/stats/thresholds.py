@@ -1,6 +1,7 @@
 """Precision and recall of one class against the decision threshold on its probability.
 
-The curve is scikit-learn's ``precision_recall_curve``, derived from the class's one sort (``analysis.stats.ranking``).
+The curve is scikit-learn's ``precision_recall_curve``, derived from the class's one sort (``analysis.stats.ranking``),
+computed in chunks of thresholds: 10M distinct scores would need ~0.6 GB of temporaries at once.
 """
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.stats.ranking import Ranked, precision_recall_curve
+from analysis.stats.metrics import thin_indices
+from analysis.stats.ranking import Ranked, distinct_scores, precision_recall_curve
+
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,8 @@ class ThresholdAnalysis:
     positive_class : int
         The class treated as positive (one-vs-rest).
     thresholds, precision, recall, f1 : numpy.ndarray
-        The curve, one entry per distinct probability (scikit-learn's ``precision_recall_curve``).
+        The curve (scikit-learn's ``precision_recall_curve``): one entry per distinct probability, or at most
+        ``CURVE_POINTS`` of them evenly spaced (ends kept) when there are more.
     best_f1 : OperatingPoint or None
         The threshold with the highest F1; ``None`` if the class is absent from ``y_true``.
     for_precision, for_recall : OperatingPoint or None
@@ -79,34 +84,61 @@ def analyse_thresholds(
         reasons = {"best_f1": absent, "for_precision": absent, "for_recall": absent}
         empty = np.empty(0)
         return ThresholdAnalysis(positive_class, empty, empty, empty, empty, None, None, None, reasons)
-    precision, recall, thresholds = precision_recall_curve(ranked)
-    # precision_recall_curve appends the (precision=1, recall=0) end point, which has no threshold.
-    precision, recall = precision[:-1], recall[:-1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-    reasons = {}
+    thresholds = distinct_scores(ranked)
+    keep = thin_indices(thresholds.shape[0])
+    best, best_f1 = -1, -1.0
+    first_precise: int | None = None
+    last_recalled: int | None = None
+    curve: list[tuple[np.ndarray, ...]] = []
+    for start in range(0, thresholds.shape[0], _CHUNK):
+        chosen = thresholds[start : start + _CHUNK]
+        precision, recall, f1 = _curve(ranked, chosen)
+        i = int(np.argmax(f1))
+        if f1[i] > best_f1:  # strictly: the first maximum over all chunks, as np.argmax over the whole curve
+            best, best_f1 = start + i, float(f1[i])
+        if target_precision is not None and first_precise is None:
+            reaching = np.flatnonzero(precision >= target_precision)
+            first_precise = start + int(reaching[0]) if reaching.size else None
+        if target_recall is not None:
+            reaching = np.flatnonzero(recall >= target_recall)
+            last_recalled = start + int(reaching[-1]) if reaching.size else last_recalled
+        shown = keep[(keep >= start) & (keep < start + chosen.shape[0])] - start
+        curve.append((chosen[shown], precision[shown], recall[shown], f1[shown]))
 
     def point(i: int) -> OperatingPoint:
-        return OperatingPoint(float(thresholds[i]), float(precision[i]), float(recall[i]), float(f1[i]))
+        precision, recall, f1 = _curve(ranked, thresholds[i : i + 1])
+        return OperatingPoint(float(thresholds[i]), float(precision[0]), float(recall[0]), float(f1[0]))
 
+    reasons = {}
     for_precision = for_recall = None
     if target_precision is not None:
-        reaching = np.flatnonzero(precision >= target_precision)
-        if reaching.size:
-            for_precision = point(int(reaching[0]))
-        else:
+        if first_precise is None:
             reasons["for_precision"] = f"no threshold reaches precision {target_precision}"
-    if target_recall is not None:
-        reaching = np.flatnonzero(recall >= target_recall)
-        for_recall = point(int(reaching[-1]))  # recall is 1 at the lowest threshold, so always reachable
+        else:
+            for_precision = point(first_precise)
+    if last_recalled is not None:  # recall is 1 at the lowest threshold: reachable whenever asked for
+        for_recall = point(last_recalled)
+    shown_thresholds, shown_precision, shown_recall, shown_f1 = (
+        np.concatenate(part) for part in zip(*curve, strict=True)
+    )
     return ThresholdAnalysis(
         positive_class,
-        thresholds,
-        precision,
-        recall,
-        f1,
-        point(int(np.argmax(f1))),
+        shown_thresholds,
+        shown_precision,
+        shown_recall,
+        shown_f1,
+        point(best),
         for_precision,
         for_recall,
         reasons,
     )
+
+
+def _curve(ranked: Ranked, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision, recall and F1 at ascending ``thresholds`` (F1 is 0 where precision and recall are)."""
+    precision, recall, _ = precision_recall_curve(ranked, thresholds)
+    # precision_recall_curve appends the (precision=1, recall=0) end point, which has no threshold.
+    precision, recall = precision[:-1], recall[:-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    return precision, recall, f1
