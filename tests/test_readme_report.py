@@ -46,6 +46,10 @@ def test_readme_report_block_has_the_commands_we_run():
     commands = readme_commands()
     assert len(commands) == 6
     assert all(".venv/bin/python -m analysis " in command for command in commands)
+    section = (REPO / "README.md").read_text(encoding="utf-8").split(SECTION)[1].split("\n## ")[0]
+    screenshots = re.findall(r"!\[[^]]*\]\((docs/[^)]+\.png)\)", section)
+    assert screenshots == ["docs/report.png"]
+    assert (REPO / screenshots[0]).read_bytes().startswith(b"\x89PNG")
 
 
 def _run(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -128,7 +128,8 @@ def render_html(title: str, sections: list[Section], images: dict[str, bytes]) -
             body.append(f'<p class="intro">{html.escape(section.intro)}</p>')
         if section.rows:
             body.append("<table>")
-            body.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in section.header) + "</tr>")
+            if any(section.header):
+                body.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in section.header) + "</tr>")
             body += ["<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in section.rows]
             body.append("</table>")
         for name, caption in section.figures:
