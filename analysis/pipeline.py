@@ -75,6 +75,7 @@ def analyse(
 ) -> Analysis:
     """Read the source's predictions and compute every metric, interval, calibration, error view and figure."""
     predictions = read_predictions(source.predictions_path)
+    count, plan = bootstrap_plan(predictions.n_rows, resamples)
     labels = predictions.labels.tolist()
     y_true, proba = predictions.y_true, predictions.proba
     metrics = compute_metrics(y_true, predictions.y_pred, proba, labels, positive_class)
@@ -84,7 +85,6 @@ def analyse(
             f"--positive-class not given: showing class {metrics.positive_class} (binary: class 1, else lowest F1)"
         )
     thresholds = analyse_thresholds(metrics.positive, metrics.positive_class, target_precision, target_recall)
-    count, plan = bootstrap_plan(predictions.n_rows, resamples)
     uncertainty = None
     if count:
         uncertainty = bootstrap.uncertainty(bootstrap.replicates(y_true, predictions.y_pred, proba, count, seed))

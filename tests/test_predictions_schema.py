@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 
 from analysis.sources import fetch
 from analysis.sources.predictions import read_predictions
+from localsweep.runlog import read_run
 from trainer import predictions_schema as schema
 from trainer.predictions import predictions_frame, write_predictions
 
@@ -50,7 +52,12 @@ def _log_artifact(tmp_path: Path, metadata: dict) -> Path:
         artifact = wandb.Artifact(schema.artifact_name(run.id), type=schema.ARTIFACT_TYPE, metadata=metadata)
         artifact.add_file(str(path), policy="immutable")
         run.log_artifact(artifact)
-    return Path(run.dir).parent
+    run_dir = Path(run.dir).parent
+    # run.finish() can return before the last records are on disk: wait for the exit record.
+    deadline = time.monotonic() + 60
+    while not read_run(run_dir).finished and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return run_dir
 
 
 def test_the_schema_version_travels_in_the_artifact_metadata(tmp_path):
