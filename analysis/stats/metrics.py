@@ -142,7 +142,9 @@ def _one_class(positive: np.ndarray, negative: np.ndarray, true_scores: np.ndarr
 
 def _sorted_scores(proba: np.ndarray, rows: np.ndarray, k: int) -> np.ndarray:
     """Column ``k`` of the selected rows as float64, sorted in place (the selection is already a copy)."""
-    scores = np.asarray(proba[rows, k], dtype=np.float64)
+    # A boolean mask on the 1-D column view copies the selected values directly; proba[rows, k] would first turn
+    # the mask into an int64 index array (8 bytes a row).
+    scores = np.asarray(proba[:, k][rows], dtype=np.float64)
     scores.sort()
     return scores
 

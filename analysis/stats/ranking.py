@@ -99,17 +99,28 @@ def _merged(ranked: Ranked) -> np.ndarray:
     return merged
 
 
+def _evenly(scores: np.ndarray, count: int) -> np.ndarray:
+    """``count`` of the sorted ``scores`` evenly spaced in rank, both ends included (all of them if fewer)."""
+    return scores[np.unique(np.linspace(0, scores.size - 1, min(count, scores.size)).astype(np.int64))]
+
+
 def sampled_scores(ranked: Ranked, count: int) -> np.ndarray:
-    """At most ``count`` distinct scores, ascending, evenly spaced in rank, the lowest and highest included: the
-    thresholds of a curve's plotted points (each an exact point of the curve).
+    """At most ``count`` distinct scores, ascending, about evenly spaced in rank, the lowest and highest included:
+    the thresholds of a curve's plotted points (each an exact point of the curve).
+
+    Positives and negatives are sampled in proportion to their numbers, from their own sorted scores: no merged
+    copy of the class's scores is made.
 
     Examples
     --------
     >>> sampled_scores(rank(np.array([False, True, True, False]), np.array([0.1, 0.2, 0.2, 0.9])), 3).tolist()
     [0.1, 0.2, 0.9]
     """
-    merged = _merged(ranked)
-    return np.unique(merged[np.linspace(0, merged.size - 1, min(count, merged.size)).astype(np.int64)])
+    total = ranked.positive.size + ranked.negative.size
+    from_positives = min(ranked.positive.size, max(2, count * ranked.positive.size // total))
+    picks = [_evenly(ranked.positive, from_positives), _evenly(ranked.negative, max(2, count - from_positives))]
+    chosen = np.unique(np.concatenate(picks))
+    return _evenly(chosen, count)
 
 
 def distinct_scores(ranked: Ranked) -> np.ndarray:
