@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -114,7 +113,17 @@ def child(mode: str, path: Path) -> dict[str, float]:
         else:
             sklearn_same_metrics(p.y_true, p.y_pred, p.proba, curves=mode == "sklearn + curves")
         seconds = time.perf_counter() - start
-    return {"seconds": seconds, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"seconds": seconds, "peak_rss_mib": peak_rss_mib()}
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory: ``VmHWM`` from /proc (Linux).
+
+    Not ``getrusage``'s ``ru_maxrss``: Linux carries it over ``exec`` from the forking parent, so a child started
+    by a parent that had just written 10M rows reported the parent's 2 GB whatever it did itself.
+    """
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
 
 
 def measure(mode: str, path: Path) -> dict[str, float]:
