@@ -1,1 +1,2 @@
-"""Explain the best run of a sweep: metrics, plots and a report from its test-set predictions."""
+"""Explain a sweep's best run (metrics, intervals, calibration, errors, figures) and compare two runs, from their
+test-set predictions."""

@@ -1,4 +1,5 @@
-"""``python -m analysis report``: explain a run's predictions in an HTML, Markdown and JSON report.
+"""``python -m analysis report`` explains a run's predictions; ``python -m analysis compare A B`` compares two runs
+on the same test rows. Each writes an HTML, Markdown and JSON report.
 
 Exit codes: 0 report written; 2 bad input (one line on stderr, no traceback).
 """
@@ -6,20 +7,36 @@ Exit codes: 0 report written; 2 bad input (one line on stderr, no traceback).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from analysis import fetch
-from analysis.pipeline import analyse, write
-from analysis.source import Source
+from analysis import compare, pipeline
+from analysis.sources import fetch
+from analysis.sources.source import Source
+from analysis.stats import bootstrap
 
 DEFAULT_SWEEPS_ROOT = Path("offline_sweeps")
 DEFAULT_OUT = Path("reports")
 
 
+def _uncertainty_options(command: argparse.ArgumentParser, default: str) -> None:
+    command.add_argument("--resamples", type=int, help=f"bootstrap resamples for the 95%% intervals ({default})")
+    command.add_argument("--seed", type=int, default=bootstrap.SEED, help="seed of the bootstrap's draws (0)")
+    command.add_argument("--sweeps-root", type=Path, default=DEFAULT_SWEEPS_ROOT, help="where offline sweeps live")
+    # The offline engine's variable for a shared PostgreSQL record (read here so that a report of a predictions
+    # file never imports the engine, which imports wandb).
+    command.add_argument(
+        "--storage",
+        default=os.environ.get("LOCALSWEEP_STORAGE") or None,
+        help="a postgresql:// URL where offline sweeps run by agents on many hosts are recorded "
+        "(default: $LOCALSWEEP_STORAGE, else SQLite files under --sweeps-root)",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line."""
-    main = argparse.ArgumentParser(prog="python -m analysis", description=__doc__.splitlines()[0])
+    main = argparse.ArgumentParser(prog="python -m analysis", description=(__doc__ or "").splitlines()[0])
     commands = main.add_subparsers(dest="command", required=True)
     report = commands.add_parser("report", help="build the report of a sweep's best run, a run, or a predictions file")
     where = report.add_mutually_exclusive_group(required=True)
@@ -30,7 +47,11 @@ def parser() -> argparse.ArgumentParser:
     )
     where.add_argument("--run", type=Path, metavar="RUN_DIR", help="an offline wandb run directory")
     where.add_argument("--predictions", type=Path, metavar="FILE", help="a predictions .csv or .parquet file")
-    report.add_argument("--sweeps-root", type=Path, default=DEFAULT_SWEEPS_ROOT, help="where offline sweeps live")
+    _uncertainty_options(
+        report,
+        f"default {bootstrap.RESAMPLES}, fewer above {pipeline.RESAMPLE_BUDGET // bootstrap.RESAMPLES:,} rows, "
+        f"none above {pipeline.RESAMPLE_BUDGET // pipeline.MIN_RESAMPLES:,}; 0: none",
+    )
     report.add_argument(
         "--positive-class",
         type=int,
@@ -43,39 +64,70 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--log", action="store_true", help="also log the analysis to W&B as a run of job type 'analysis'"
     )
+    pair = commands.add_parser(
+        "compare", help="compare two runs on the same test rows: McNemar, paired bootstrap, per-class deltas"
+    )
+    for name in ("a", "b"):
+        pair.add_argument(
+            name, metavar=name.upper(), help="a sweep (its best run), an offline run directory, or a predictions file"
+        )
+    _uncertainty_options(pair, f"default {bootstrap.RESAMPLES}; 0: none")
+    pair.add_argument("--out", type=Path, help="output directory (default: reports/compare-<A>-vs-<B>)")
     return main
 
 
 def _source(args: argparse.Namespace) -> Source:
     if args.sweep is not None:
-        return fetch.from_sweep(args.sweep, args.sweeps_root)
+        return fetch.from_sweep(args.sweep, args.sweeps_root, args.storage)
     if args.run is not None:
         return fetch.from_run_dir(args.run)
     return fetch.from_predictions_file(args.predictions)
+
+
+def _report(args: argparse.Namespace) -> int:
+    source = _source(args)
+    analysis = pipeline.analyse(
+        source, args.positive_class, args.target_precision, args.target_recall, args.resamples, args.seed
+    )
+    out = args.out or DEFAULT_OUT / (source.run.run_id if source.run else source.predictions_path.stem)
+    for kind, path in pipeline.write(analysis, out).items():
+        print(f"{kind}: {path}")
+    if args.log:
+        summary = analysis.summary
+        scalars = {
+            **summary["headline"],
+            "brier": summary["calibration"]["brier"],
+            "log_loss": summary["calibration"]["log_loss"],
+            "ece_top_label": summary["calibration"]["top_label"]["ece"],
+        }
+        logged = {k: v for k, v in scalars.items() if v is not None}
+        run_id = fetch.log_to_wandb(source, analysis.predictions, analysis.metrics, logged, analysis.images)
+        print(f"logged: wandb run {run_id} (job type analysis)")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    a, b = (fetch.resolve(spec, args.sweeps_root, args.storage) for spec in (args.a, args.b))
+    resamples = bootstrap.RESAMPLES if args.resamples is None else args.resamples
+    if resamples < 0:
+        raise ValueError(f"`--resamples >= 0` must hold, but got {resamples}; fix: pass e.g. 1000, or 0 for none")
+    result = compare.compare(a, b, resamples, args.seed)
+    out = args.out or DEFAULT_OUT / f"compare-{compare.name_of(a)}-vs-{compare.name_of(b)}"
+    for line in result.summary["verdict"]:
+        print(line)
+    for kind, path in compare.write(result, out).items():
+        print(f"{kind}: {path}")
+    return 0
 
 
 def main(argv: list[str]) -> int:
     """Run the command line; returns the exit code."""
     args = parser().parse_args(argv)
     try:
-        source = _source(args)
-        analysis = analyse(source, args.positive_class, args.target_precision, args.target_recall)
+        return _report(args) if args.command == "report" else _compare(args)
     except ValueError as error:
         print(f"analysis: error: {error}", file=sys.stderr)
         return 2
-    out = args.out or DEFAULT_OUT / (source.run.run_id if source.run else source.predictions_path.stem)
-    paths = write(analysis, out)
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
-    if args.log:
-        scalars = {
-            "accuracy": analysis.metrics.accuracy,
-            "auroc_macro": analysis.metrics.auroc_macro,
-            "auroc_micro": analysis.metrics.auroc_micro,
-        }
-        run_id = fetch.log_to_wandb(source, analysis.predictions, analysis.metrics, scalars, analysis.images)
-        print(f"logged: wandb run {run_id} (job type analysis)")
-    return 0
 
 
 if __name__ == "__main__":

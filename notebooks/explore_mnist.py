@@ -48,8 +48,9 @@ from IPython.display import Image, display
 REPO = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "trainer").is_dir())
 sys.path.insert(0, str(REPO))
 
-from analysis import fetch, pipeline
-from analysis.summary import confident_errors
+from analysis import pipeline
+from analysis.sources import fetch
+from analysis.stats.errors import confident_errors
 from trainer.config import TrainConfig
 from trainer.data import load_dataset
 

@@ -1,4 +1,4 @@
-"""Known answers for analysis.metrics: literal arrays, scikit-learn's own functions as the reference (1e-12)."""
+"""Known answers for analysis.stats.metrics: literal arrays, scikit-learn's own functions as the reference (1e-12)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
     confusion_matrix,
+    precision_recall_curve,
     precision_recall_fscore_support,
     roc_auc_score,
+    roc_curve,
 )
 
-from analysis.metrics import binary_auroc, compute_metrics, thin
+from analysis.stats.metrics import compute_metrics, default_positive_class, thin
 
 # Three classes, eight examples, with a tie in prob_1 (0.3 twice) and one class-2 example predicted as 1.
 Y3 = np.array([0, 0, 0, 1, 1, 1, 2, 2])
@@ -31,10 +33,6 @@ P3 = np.array(
     ]
 )
 PRED3 = P3.argmax(axis=1)
-
-
-def test_binary_auroc_known_answer():
-    assert binary_auroc(np.array([0, 0, 1, 1]) == 1, np.array([0.1, 0.4, 0.35, 0.8])) == 0.75
 
 
 def test_compute_metrics_binary_known_answers():
@@ -61,6 +59,7 @@ def test_compute_metrics_multiclass_matches_sklearn():
     assert m.auroc_micro == pytest.approx(roc_auc_score(Y3, P3, multi_class="ovr", average="micro"), abs=1e-12)
     expected_ap = [average_precision_score(np.equal(Y3, k), P3[:, k]) for k in range(3)]
     np.testing.assert_allclose(m.average_precision, expected_ap, atol=1e-12)
+    assert m.average_precision_macro == pytest.approx(average_precision_score(np.eye(3)[Y3], P3), abs=1e-12)
     precision, recall, f1, support = precision_recall_fscore_support(Y3, PRED3)
     np.testing.assert_allclose(np.stack([m.precision, m.recall, m.f1]), np.stack([precision, recall, f1]), atol=1e-12)
     assert m.support.tolist() == support.tolist() == [3, 3, 2]
@@ -123,3 +122,39 @@ def test_thin_keeps_the_ends_and_at_most_the_limit():
     curve = thin(x, x**2)
     assert curve.x.shape == (1000,)
     assert (curve.x[0], curve.x[-1], curve.y[-1]) == (0.0, 1.0, 1.0)
+
+
+def test_compute_metrics_curves_are_thinned_exact_points_of_sklearns():
+    rng = np.random.default_rng(3)
+    proba = rng.dirichlet(np.ones(3), size=3000)
+    y_true = rng.integers(0, 3, size=3000)
+    m = compute_metrics(y_true, proba.argmax(axis=1), proba, [0, 1, 2])
+    for k in range(3):
+        fpr, tpr, _ = roc_curve(y_true == k, proba[:, k], drop_intermediate=False)
+        roc_points = set(zip(fpr.tolist(), tpr.tolist(), strict=True))
+        assert m.roc_curves[k].x.size <= 1000
+        assert set(zip(m.roc_curves[k].x.tolist(), m.roc_curves[k].y.tolist(), strict=True)) <= roc_points
+        assert (m.roc_curves[k].x[[0, -1]].tolist(), m.roc_curves[k].y[[0, -1]].tolist()) == ([0.0, 1.0], [0.0, 1.0])
+        precision, recall, _ = precision_recall_curve(y_true == k, proba[:, k])
+        pr_points = set(zip(recall.tolist(), precision.tolist(), strict=True))
+        assert set(zip(m.pr_curves[k].x.tolist(), m.pr_curves[k].y.tolist(), strict=True)) <= pr_points
+
+
+@pytest.mark.parametrize(
+    ("positive_class", "expected"),
+    [(None, 1), (0, 0)],  # default: the lowest F1 (classes 1 and 2 tie at 2/3: the first)
+)
+def test_compute_metrics_keeps_the_positive_class_sorted_scores(positive_class, expected):
+    m = compute_metrics(Y3, PRED3, P3, [0, 1, 2], positive_class)
+    assert m.positive_class == expected
+    assert m.positive.positive.tolist() == sorted(P3[np.equal(Y3, expected), expected].tolist())
+    assert m.positive.negative.tolist() == sorted(P3[np.not_equal(Y3, expected), expected].tolist())
+
+
+def test_compute_metrics_rejects_an_unknown_positive_class():
+    with pytest.raises(ValueError, match=r"positive class must be one of the classes \[0, 1, 2\], but got 7"):
+        compute_metrics(Y3, PRED3, P3, [0, 1, 2], 7)
+
+
+def test_default_positive_class_binary_is_the_larger_label():
+    assert default_positive_class([3, 8], np.array([0.1, 0.9])) == 8

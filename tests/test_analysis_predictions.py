@@ -1,4 +1,4 @@
-"""analysis.predictions: reading CSV and Parquet, and every bad table rejected with its rule, value and fix."""
+"""analysis.sources.predictions: reading CSV and Parquet, and every bad table rejected with its rule, value and fix."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import predictions
-from analysis.predictions import read_predictions, validate_batch
+from analysis.sources import predictions
+from analysis.sources.predictions import read_predictions, validate_batch
 
 GOOD = "index,y_true,y_pred,prob_0,prob_1,prob_2\n0,0,0,0.7,0.2,0.1\n1,2,1,0.1,0.5,0.4\n2,1,1,0.2,0.8,0.0\n"
 
@@ -65,6 +65,10 @@ BAD_TABLES = [
     ("index,y_true,y_pred,prob_0,prob_1\n0,0,0,2.3,-1.1\n", r"\[0, 1\], but prob_0 = 2.3 at row 0 .*softmax"),
     ("index,y_true,y_pred,prob_0,prob_1\n0,0,0,0.5,0.4\n", r"sum to 1 \(within 0.001\), but row 0 sums to 0.9"),
     ("index,y_true,y_pred,prob_0,prob_1\n0,5,0,0.5,0.5\n", r"classes \[0, 1\].*row 0 has y_true = 5.*prob_5"),
+    # A missing prob_ column is named, not blamed on rows that do not sum to 1: inside the labels ...
+    ("index,y_true,y_pred,prob_0,prob_2\n0,0,0,0.5,0.2\n", r"but prob_1 is missing between prob_0 and prob_2"),
+    # ... or the last one, which a label shows.
+    ("index,y_true,y_pred,prob_0,prob_1\n0,0,0,0.6,0.3\n1,2,0,0.7,0.2\n", r"row 1 has y_true = 2; fix: add a prob_2"),
     ("index,y_true,y_pred,prob_0,prob_1\n0,0,-1,0.5,0.5\n", r"row 0 has y_pred = -1"),
     (
         "index,y_true,y_pred,prob_0,prob_1\n0,0.5,0,0.5,0.5\n",
@@ -103,3 +107,28 @@ def test_read_predictions_rejects_a_non_parquet_file(tmp_path):
 def test_validate_batch_rejects_wrong_shapes(y_true, y_pred, proba):
     with pytest.raises(ValueError, match=r"one row per example and one probability per class.*shapes \(n,\)"):
         validate_batch(np.array([0, 1]), y_true, y_pred, proba)
+
+
+def test_a_missing_prob_column_of_ten_is_named(tmp_path):
+    rng = np.random.default_rng(0)
+    # No row is a 7, so only the row sums show the gap (a label 7 would be named by the label check).
+    frame = pd.DataFrame({"index": range(50), "y_true": rng.choice([0, 1, 2, 3, 4, 5, 6, 8, 9], 50), "y_pred": 0})
+    proba = rng.dirichlet(np.ones(10), size=50)
+    for k in range(10):
+        if k != 7:
+            frame[f"prob_{k}"] = proba[:, k]
+    frame.to_csv(tmp_path / "p.csv", index=False)
+    with pytest.raises(ValueError, match=r"needs one prob_<class> column per class, but prob_7 is missing") as error:
+        read_predictions(tmp_path / "p.csv")
+    assert "logits" not in str(error.value)
+
+
+def test_table_notes_report_argmax_disagreements_and_repeated_index(tmp_path):
+    text = "index,y_true,y_pred,prob_0,prob_1\n0,0,0,0.9,0.1\n1,1,0,0.3,0.7\n1,1,1,0.5,0.5\n2,0,1,0.6,0.4\n"
+    notes = predictions.table_notes(read_predictions(_write(tmp_path, text)))
+    assert notes == [
+        "y_pred is not the argmax of the probabilities in 2 of 4 rows (first: row 1, index 1, y_pred 0, argmax 1): "
+        "the metrics use y_pred as written; the curves, calibration and AUROC use the probabilities",
+        "index repeats: 1 value(s) appear more than once (first: 1, 2 times), 4 rows for 3 distinct examples",
+    ]
+    assert predictions.table_notes(read_predictions(_write(tmp_path, GOOD))) == []

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import wandb
 
+from analysis.sources.fetch import artifact_metadata
 from localsweep.runlog import read_run
 from trainer.train import MODEL_METRICS, OBJECTIVES, TEST_METRICS, train
 
@@ -71,6 +72,8 @@ def test_train_offline_writes_run_predictions_artifacts_and_summary():
     types = {a.type: a for a in record.artifacts}
     assert types["predictions"].name == f"predictions-{result.run_id}"
     assert types["predictions"].entries == {"predictions.csv": result.predictions_path}
+    metadata = artifact_metadata(result.run_dir, f"predictions-{result.run_id}")
+    assert metadata == {"predictions_schema": 1, **result.summary}  # trainer.predictions_schema's version
     assert types["model"].entries == {"model.keras": result.model_path}
     assert result.model_path is not None
     assert result.model_path.stat().st_size > 0

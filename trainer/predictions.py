@@ -1,4 +1,4 @@
-"""The predictions table: one row per test example, the file the analysis reads."""
+"""Write the predictions table (its contract: ``trainer.predictions_schema``), the file the analysis reads."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from trainer import predictions_schema as schema
 
 
 def predictions_frame(probabilities: np.ndarray, y_true: np.ndarray) -> pd.DataFrame:
@@ -28,17 +30,19 @@ def predictions_frame(probabilities: np.ndarray, y_true: np.ndarray) -> pd.DataF
         )
     frame = pd.DataFrame(
         {
-            "index": np.arange(len(y_true)),
-            "y_true": y_true.astype(np.int64),
-            "y_pred": probabilities.argmax(axis=1).astype(np.int64),
+            schema.INDEX: np.arange(len(y_true)),
+            schema.Y_TRUE: y_true.astype(np.int64),
+            schema.Y_PRED: probabilities.argmax(axis=1).astype(np.int64),
         }
     )
-    probs = pd.DataFrame(probabilities, columns=[f"prob_{k}" for k in range(probabilities.shape[1])])
+    labels = range(probabilities.shape[1])
+    probs = pd.DataFrame(probabilities, columns=[schema.prob_column(k) for k in labels])
     return pd.concat([frame, probs], axis=1)
 
 
 def write_predictions(frame: pd.DataFrame, directory: Path) -> Path:
     """Write ``predictions.csv`` into ``directory`` (full float precision) and return its path."""
-    path = Path(directory) / "predictions.csv"
+    path = Path(directory) / schema.FILE_NAME
+    # %.9g round-trips every float32 exactly (Keras' softmax outputs are float32).
     frame.to_csv(path, index=False, float_format="%.9g")
     return path

@@ -17,7 +17,7 @@ import wandb
 from sklearn.metrics import roc_auc_score
 from wandb.integration.keras import WandbMetricsLogger
 
-from trainer import provenance
+from trainer import predictions_schema, provenance
 from trainer.config import TrainConfig
 from trainer.data import check_source, load_dataset
 from trainer.model import fit, latency_ms_per_example, targets
@@ -226,7 +226,11 @@ def _log_outputs(
     files = Path(run.dir)
     predictions_path = write_predictions(predictions_frame(probabilities, y_test), files)
     # policy="immutable": the artifact references the file in the run dir instead of copying it to staging.
-    predictions = wandb.Artifact(f"predictions-{run.id}", type="predictions", metadata=summary)
+    predictions = wandb.Artifact(
+        predictions_schema.artifact_name(run.id),
+        type=predictions_schema.ARTIFACT_TYPE,
+        metadata=predictions_schema.artifact_metadata(summary),
+    )
     predictions.add_file(str(predictions_path), policy="immutable")
     run.log_artifact(predictions)
     model_path = None

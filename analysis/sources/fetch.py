@@ -6,6 +6,7 @@ wandb is imported inside the functions that need it, so ``--predictions FILE`` n
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -14,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from analysis.metrics import Metrics
-from analysis.predictions import Predictions
-from analysis.source import RunInfo, Source, SweepInfo, TrialPoint, swept_parameters
+from analysis.sources.predictions import Predictions
+from analysis.sources.source import RunInfo, Source, SweepInfo, TrialPoint, swept_parameters
+from analysis.stats.metrics import Metrics
+from trainer import predictions_schema as schema
 
 PREDICTIONS_SUFFIXES = (".csv", ".parquet")
 _ONLINE_SWEEP = re.compile(r"^[\w.-]+/[\w.-]+/\w+$")
@@ -28,6 +30,28 @@ def from_predictions_file(path: Path) -> Source:
     return Source(predictions_path=path, origin=f"file {path}")
 
 
+def resolve(spec: str, root: Path, storage: str | None = None) -> Source:
+    """What ``python -m analysis compare`` was given: a predictions file, an offline run directory, or a sweep
+    (a name under ``root``, a sweep directory, or ``ENTITY/PROJECT/SWEEP_ID``), whose best run is taken."""
+    path = Path(spec)
+    if path.is_file() and path.suffix in PREDICTIONS_SUFFIXES:
+        return from_predictions_file(path)
+    if path.is_dir() and any(path.glob("run-*.wandb")):
+        return from_run_dir(path)
+    return from_sweep(spec, root, storage)
+
+
+def artifact_metadata(run_dir: Path, name: str) -> dict[str, Any] | None:
+    """The metadata of the artifact ``name`` logged by an offline run (``localsweep.runlog`` keeps no metadata)."""
+    from localsweep.runlog import iter_records
+
+    for log in sorted(run_dir.glob("run-*.wandb")):
+        for record in iter_records(log):
+            if record.HasField("artifact") and record.artifact.name == name and record.artifact.metadata:
+                return dict(json.loads(record.artifact.metadata))
+    return None
+
+
 def from_run_dir(run_dir: Path) -> Source:
     """An offline wandb run directory: its ``predictions`` artifact (else ``files/predictions.*``)."""
     from localsweep.runlog import read_run
@@ -36,9 +60,10 @@ def from_run_dir(run_dir: Path) -> Source:
         record = read_run(run_dir)
     except (FileNotFoundError, ValueError) as error:
         raise ValueError(f"--run must be an offline wandb run directory, but {error}") from None
-    artifact = record.artifact("predictions")
+    artifact = record.artifact(schema.ARTIFACT_TYPE)
     candidates = [path for path in (artifact.entries.values() if artifact else []) if path.is_file()]
-    candidates += [run_dir / "files" / f"predictions{suffix}" for suffix in PREDICTIONS_SUFFIXES]
+    stem = Path(schema.FILE_NAME).stem
+    candidates += [run_dir / "files" / f"{stem}{suffix}" for suffix in PREDICTIONS_SUFFIXES]
     found = [path for path in candidates if path.suffix in PREDICTIONS_SUFFIXES and path.is_file()]
     if not found:
         logged = [f"{a.name} ({a.type})" for a in record.artifacts] or "none"
@@ -51,56 +76,103 @@ def from_run_dir(run_dir: Path) -> Source:
     notes = [] if state == "finished" else [f"the run is {state} (exit code {record.exit_code})"]
     run = RunInfo(record.run_id, record.run_id, state, record.config, record.summary, str(run_dir))
     name = artifact.name if artifact else None
-    return Source(predictions_path=found[0], origin=f"offline run {run_dir}", run=run, artifact=name, notes=notes)
+    version = schema.version_of(artifact_metadata(run_dir, name) if name else None)
+    return Source(
+        predictions_path=found[0],
+        origin=f"offline run {run_dir}",
+        run=run,
+        artifact=name,
+        notes=notes,
+        schema_version=version,
+    )
 
 
-def from_offline_sweep(name_or_path: str, root: Path) -> Source:
-    """The best trial of a local offline sweep (a sweep directory, its ``sweep.db``, or a name under ``root``)."""
-    from localsweep.store import SweepStore, locate_sweep
+def from_offline_sweep(name_or_path: str, root: Path, storage: str | None = None) -> Source:
+    """The best trial of a local offline sweep (a sweep directory, its ``sweep.db``, or a name under ``root``, or
+    in ``storage``: a PostgreSQL URL, default ``$LOCALSWEEP_STORAGE``).
 
+    The best run's predictions are read from its run directory; when that lies on another host (a sweep run by
+    agents on many hosts), from the copy the store keeps of every finished run's predictions artifact.
+    """
+    from localsweep.store import Location, SweepStore, default_storage, find_sweep
+
+    storage = storage or default_storage()
+    path = Path(name_or_path)
     try:
-        path = Path(name_or_path) if Path(name_or_path).exists() else locate_sweep(name_or_path, root)
-        store = SweepStore.open(path)
+        if path.suffix == ".db":
+            store = SweepStore.open(path)
+        elif path.is_dir():
+            store = SweepStore.connect(Location(path.name, path.parent, storage))
+        else:
+            store = SweepStore.connect(find_sweep(name_or_path, root, storage))
     except FileNotFoundError as error:
         raise ValueError(f"--sweep must name an offline sweep or its directory, but {error}") from None
     try:
         trials, best = store.trials(), store.best_trial()
+        if best is None:
+            states = ", ".join(f"{t.run_id}: {t.state}" for t in trials) or "no trials"
+            raise ValueError(
+                f"the sweep must have a finished run with a {store.metric_name} value, but sweep {store.name} has "
+                f"none ({states}); fix: run or resume the sweep (`python -m localsweep`)"
+            )
+        if best.run_dir is not None and best.run_dir.is_dir():
+            run = from_run_dir(best.run_dir)
+        else:
+            run = _from_store_copy(store, best)
     finally:
         store.close()
-    if best is None:
-        states = ", ".join(f"{t.run_id}: {t.state}" for t in trials) or "no trials"
-        raise ValueError(
-            f"the sweep must have a finished run with a {store.metric_name} value, but sweep {store.name} has "
-            f"none ({states}); fix: run or resume the sweep (`python -m localsweep`)"
-        )
-    if best.run_dir is None:
-        raise ValueError(f"the best run {best.run_id} of sweep {store.name} has no run directory on record")
     points = [TrialPoint(t.run_id, t.state, t.config, None if t.metric_imputed else t.metric_value) for t in trials]
     sweep = SweepInfo(
         name=store.name,
         sweep_id=store.sweep_id,
         metric_name=store.metric_name or "metric",
         goal=store.goal,
-        location=str(store.directory),
+        location=store.describe(),
         parameters=swept_parameters(store.config),
         trials=points,
     )
-    run = from_run_dir(best.run_dir)
     return Source(
         predictions_path=run.predictions_path,
-        origin=f"offline sweep {store.name} ({store.directory})",
+        origin=f"offline sweep {store.name} ({store.describe()})",
         run=run.run,
         sweep=sweep,
         artifact=run.artifact,
         notes=run.notes,
+        schema_version=run.schema_version,
     )
 
 
-def from_sweep(spec: str, root: Path) -> Source:
+def _from_store_copy(store: Any, trial: Any) -> Source:
+    """The predictions of ``trial`` (a :class:`localsweep.trial.Trial`) from the copy its sweep's store keeps."""
+    artifact = next((a for a in trial.artifacts if a["type"] == schema.ARTIFACT_TYPE), None)
+    names = [name for name in (artifact or {}).get("entries", {}) if Path(name).suffix in PREDICTIONS_SUFFIXES]
+    found = [(name, data) for name in names if (data := store.read_file(trial.run_id, name)) is not None]
+    if not found:
+        where = f"its run directory {trial.run_dir} is not on this host" if trial.run_dir else "it has no run directory"
+        raise ValueError(
+            f"the best run's predictions must be readable, but {where} and sweep {store.name} keeps no copy of run "
+            f"{trial.run_id}'s predictions (only a sweep recorded in PostgreSQL keeps one); fix: analyse it on the "
+            f"host that ran it (host {trial.host or 'unknown'}), or pass its predictions file with --predictions"
+        )
+    name, data = found[0]
+    directory = Path(tempfile.mkdtemp(prefix="analysis-"))
+    (directory / Path(name).name).write_bytes(data)
+    run = RunInfo(trial.run_id, trial.run_id, trial.state.value, trial.config, trial.summary, f"host {trial.host}")
+    return Source(
+        predictions_path=directory / Path(name).name,
+        origin=f"run {trial.run_id} (predictions kept in the sweep's store)",
+        run=run,
+        artifact=artifact["name"] if artifact else None,
+        notes=[f"run {trial.run_id} ran on host {trial.host}: its predictions were read from the sweep's store"],
+        schema_version=None,
+    )
+
+
+def from_sweep(spec: str, root: Path, storage: str | None = None) -> Source:
     """``--sweep``: a local offline sweep if one matches ``spec``, else ``ENTITY/PROJECT/SWEEP_ID`` on W&B."""
     local = Path(spec).exists() or (root / spec).is_dir()
     if local or not _ONLINE_SWEEP.match(spec):
-        return from_offline_sweep(spec, root)
+        return from_offline_sweep(spec, root, storage)
     mode = os.environ.get("WANDB_MODE", "")
     if mode in ("offline", "disabled", "dryrun"):
         raise ValueError(
@@ -146,18 +218,21 @@ def from_wandb_sweep(path: str) -> Source:
             f"({states}); fix: run agents until one finishes"
         )
     best = next(r for r in runs if r.id == scored[0].run_id)
-    artifacts = [a for a in best.logged_artifacts() if a.type == "predictions"]
+    artifacts = [a for a in best.logged_artifacts() if a.type == schema.ARTIFACT_TYPE]
     if not artifacts:
         raise ValueError(
             f"the best run must have logged a predictions artifact, but run {best.id} of sweep {path} has none; "
             f"fix: train with `python -m trainer`, which logs predictions-<run_id>"
         )
+    version = schema.version_of(artifacts[-1].metadata)
     directory = Path(artifacts[-1].download(root=tempfile.mkdtemp(prefix="analysis-")))
     found = sorted(p for p in directory.rglob("*") if p.suffix in PREDICTIONS_SUFFIXES)
     if not found:
         raise ValueError(f"the predictions artifact {artifacts[-1].name} holds no .csv or .parquet file")
     run = RunInfo(best.id, best.name, best.state, dict(best.config), dict(best.summary), best.url)
-    return Source(found[0], f"W&B sweep {path}", run, sweep_info, artifact=artifacts[-1].qualified_name)
+    return Source(
+        found[0], f"W&B sweep {path}", run, sweep_info, artifact=artifacts[-1].qualified_name, schema_version=version
+    )
 
 
 def _number(value: Any) -> float | None:

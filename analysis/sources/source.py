@@ -84,7 +84,10 @@ def swept_parameters(sweep_config: dict[str, Any]) -> list[str]:
 
 @dataclass(frozen=True)
 class Source:
-    """The predictions file to analyse and what is known about where it came from."""
+    """The predictions file to analyse and what is known about where it came from.
+
+    ``schema_version`` is the predictions schema its artifact declares (``None``: a plain file, none declared).
+    """
 
     predictions_path: Path
     origin: str
@@ -92,3 +95,4 @@ class Source:
     sweep: SweepInfo | None = None
     artifact: str | None = None
     notes: list[str] = field(default_factory=list)
+    schema_version: int | None = None

@@ -1,0 +1,163 @@
+"""Render sections of tables and figures as Markdown and as one self-contained HTML page, and write them with
+the JSON summary."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def number(value: Any) -> str:
+    """Format a metric for a table: 4 decimals, integers as they are, ``None`` (undefined) as "undefined".
+
+    Examples
+    --------
+    >>> number(0.123456), number(None), number(12)
+    ('0.1235', 'undefined', '12')
+    """
+    if value is None:
+        return "undefined"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def interval(values: list[float | None] | None) -> str:
+    """A confidence interval as ``[low, high]``; empty when there is none.
+
+    Examples
+    --------
+    >>> interval([0.91234, 0.95]), interval(None), interval([None, None])
+    ('[0.9123, 0.9500]', '', 'undefined')
+    """
+    if values is None:
+        return ""
+    low, high = values
+    return "undefined" if low is None or high is None else f"[{number(low)}, {number(high)}]"
+
+
+@dataclass(frozen=True)
+class Section:
+    """One part of a report: a title, one line saying what it shows, a table, and figures ``(name, caption)``."""
+
+    title: str
+    intro: str
+    header: list[str]
+    rows: list[list[str]]
+    figures: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def anchor(self) -> str:
+        """The section's HTML id.
+
+        >>> Section("Per class", "", [], []).anchor
+        'per-class'
+        """
+        return re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-")
+
+
+def render_markdown(title: str, sections: list[Section], image_files: dict[str, str]) -> str:
+    """The report as Markdown, with images referenced by their file names.
+
+    Examples
+    --------
+    >>> print(render_markdown("T", [Section("S", "Why.", ["a", "b"], [["1", "x|y"]], [("f", "F")])], {"f": "f.png"}))
+    # T
+    <BLANKLINE>
+    ## S
+    <BLANKLINE>
+    Why.
+    <BLANKLINE>
+    | a | b |
+    |---|---|
+    | 1 | x\\|y |
+    <BLANKLINE>
+    ![F](f.png)
+    <BLANKLINE>
+    """
+    lines = [f"# {title}", ""]
+    for section in sections:
+        lines += [f"## {section.title}", "", section.intro, ""] if section.intro else [f"## {section.title}", ""]
+        if section.rows:
+            lines += ["| " + " | ".join(section.header) + " |", "|" + "---|" * len(section.header)]
+            lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in section.rows]
+            lines.append("")
+        lines += [f"![{caption}]({image_files[name]})\n" for name, caption in section.figures if name in image_files]
+    return "\n".join(lines)
+
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;padding:0 1em;color:#222}"
+    "h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}p.intro{color:#555;margin:.3em 0 .8em}"
+    "table{border-collapse:collapse;margin-bottom:1em}td,th{border:1px solid #ccc;padding:2px 8px;"
+    "text-align:left;font-size:13px;overflow-wrap:anywhere}td.n{text-align:right}"
+    "td:first-child{white-space:nowrap}"
+    "th{background:#f4f4f4}img{max-width:100%}figure{margin:1em 0}figcaption{color:#555;font-size:13px}"
+    "nav ol{columns:2;font-size:14px}"
+)
+
+
+_NUMERIC = re.compile(r"^[-+]?(\d[\d.,e+-]*|undefined)( \[.*\])?$|^\[.*\]$")
+
+
+def _cell(text: str) -> str:
+    """A table cell; numbers (with or without an interval) right-aligned."""
+    numeric = ' class="n"' if _NUMERIC.match(text) else ""
+    return f"<td{numeric}>{html.escape(text)}</td>"
+
+
+def render_html(title: str, sections: list[Section], images: dict[str, bytes]) -> str:
+    """The report as one HTML page: a contents list, then each section; images embedded as ``data:`` URIs.
+
+    Examples
+    --------
+    >>> page = render_html("T", [Section("Per class", "", ["a"], [["0.5"]], [("f", "F")])], {"f": b"png"})
+    >>> '<a href="#per-class">' in page, '<td class="n">0.5</td>' in page, 'src="data:image/png;base64,cG5n"' in page
+    (True, True, True)
+    """
+    contents = "".join(f'<li><a href="#{s.anchor}">{html.escape(s.title)}</a></li>' for s in sections)
+    body = [f"<h1>{html.escape(title)}</h1>", f"<nav><ol>{contents}</ol></nav>"]
+    for section in sections:
+        body.append(f'<section id="{section.anchor}">\n<h2>{html.escape(section.title)}</h2>')
+        if section.intro:
+            body.append(f'<p class="intro">{html.escape(section.intro)}</p>')
+        if section.rows:
+            body.append("<table>")
+            if any(section.header):
+                body.append("<tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in section.header) + "</tr>")
+            body += ["<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in section.rows]
+            body.append("</table>")
+        for name, caption in section.figures:
+            if name in images:
+                data = base64.b64encode(images[name]).decode("ascii")
+                body.append(
+                    f'<figure id="{name}"><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+                    f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+                )
+        body.append("</section>")
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
+
+
+def write_report(
+    directory: Path, title: str, sections: list[Section], summary: dict[str, Any], images: dict[str, bytes]
+) -> dict[str, Path]:
+    """Write ``report.html``, ``report.md``, ``report.json`` and the PNGs into ``directory``; return the paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    image_files = {name: f"{re.sub(r'[^a-z0-9_]', '_', name)}.png" for name in images}
+    for name, file in image_files.items():
+        (directory / file).write_bytes(images[name])
+    paths = {kind: directory / f"report.{kind}" for kind in ("html", "md", "json")}
+    paths["html"].write_text(render_html(title, sections, images), encoding="utf-8")
+    paths["md"].write_text(render_markdown(title, sections, image_files), encoding="utf-8")
+    paths["json"].write_text(json.dumps(summary, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    return paths
