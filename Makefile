@@ -44,7 +44,7 @@ train: setup ## one training run: make train ARGS="--epochs=1 --model=cnn"
 # The offline engine's tests run a second time with every sweep recorded in a real PostgreSQL server (started
 # and stopped by the tests) instead of SQLite files.
 ENGINE_TESTS := tests/test_localsweep_sweep.py tests/test_localsweep_stops.py tests/test_localsweep_rungs.py \
-	tests/test_reliability_faults.py
+	tests/test_reliability_faults.py tests/test_localsweep_search_sweeps.py tests/test_analysis_cli.py
 
 test: setup lint ## lint, type-check and run every test (slow ones included), as CI does
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -24,7 +24,7 @@ from sklearn.metrics import (
 
 from analysis.__main__ import main
 from analysis.stats import bootstrap
-from localsweep.store import Location, SweepStore
+from localsweep.store import Location, SweepStore, default_storage
 from localsweep.trial import CRASHED, FINISHED, TrialState
 
 _VOID = {"meta", "img", "br", "hr", "link", "input"}
@@ -182,7 +182,9 @@ SWEEP_CONFIG = {
 
 
 def _store_with_trial(root: Path, state: TrialState, run_dir: Path | None, metric_value: float | None) -> None:
-    store = SweepStore.create(root / "s", name="s", sweep_id="abc", config=SWEEP_CONFIG, source="test", settings={})
+    store = SweepStore.create(
+        root / "s", name="s", sweep_id="abc", config=SWEEP_CONFIG, source="test", settings={}, storage=default_storage()
+    )
     store.acquire_lease()
     store.add_trial("run1", {"units": {"value": 16}, "epochs": {"value": 1}})
     store.finish_trial(
@@ -329,7 +331,8 @@ def test_cli_report_of_a_postgresql_sweep_whose_run_ran_on_another_host(tmp_path
     assert any("predictions were read from the sweep's store" in note for note in remote["provenance"]["notes"])
 
     shutil.rmtree(elsewhere / "there")
-    without = _run(["--sweep", "tiny", "--out", "there"], subprocess_env, elsewhere)  # SQLite: no such sweep here
+    sqlite = {k: v for k, v in subprocess_env.items() if k != "LOCALSWEEP_STORAGE"}
+    without = _run(["--sweep", "tiny", "--out", "there"], sqlite, elsewhere)  # SQLite: no such sweep here
     assert without.returncode == 2
     assert "sweep 'tiny' not found under offline_sweeps/" in without.stderr
 

@@ -101,7 +101,7 @@ def from_offline_sweep(name_or_path: str, root: Path, storage: str | None = None
     try:
         if path.suffix == ".db":
             store = SweepStore.open(path)
-        elif path.is_dir():
+        elif path.is_dir() or len(path.parts) > 1:  # a sweep's folder (in PostgreSQL, it may not exist here)
             store = SweepStore.connect(Location(path.name, path.parent, storage))
         else:
             store = SweepStore.connect(find_sweep(name_or_path, root, storage))
