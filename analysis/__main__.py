@@ -7,7 +7,6 @@ Exit codes: 0 report written; 2 bad input (one line on stderr, no traceback).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -24,11 +23,8 @@ def _uncertainty_options(command: argparse.ArgumentParser, default: str) -> None
     command.add_argument("--resamples", type=int, help=f"bootstrap resamples for the 95%% intervals ({default})")
     command.add_argument("--seed", type=int, default=bootstrap.SEED, help="seed of the bootstrap's draws (0)")
     command.add_argument("--sweeps-root", type=Path, default=DEFAULT_SWEEPS_ROOT, help="where offline sweeps live")
-    # The offline engine's variable for a shared PostgreSQL record (read here so that a report of a predictions
-    # file never imports the engine, which imports wandb).
     command.add_argument(
         "--storage",
-        default=os.environ.get("LOCALSWEEP_STORAGE") or None,
         help="a postgresql:// URL where offline sweeps run by agents on many hosts are recorded "
         "(default: $LOCALSWEEP_STORAGE, else SQLite files under --sweeps-root)",
     )

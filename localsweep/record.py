@@ -18,8 +18,8 @@ from localsweep.outcome import Ending, Verdict, decide
 from localsweep.slot import log_tail
 from localsweep.store import SweepStore
 from localsweep.trial import CRASHED, Trial
+from trainer import predictions_schema
 
-PREDICTIONS_TYPE = "predictions"  # the artifact type the trainer logs its test-set predictions as
 EXIT_RECORD_WAIT_S = 5.0
 """``run.finish()`` can return before wandb-core has written the run's exit record: wait this long for it."""
 
@@ -91,7 +91,7 @@ def record_ending(
 
 
 def _keep_predictions(store: SweepStore, run: runlog.RunRecord) -> None:
-    artifact = run.artifact(PREDICTIONS_TYPE)
+    artifact = run.artifact(predictions_schema.ARTIFACT_TYPE)
     for name, path in ({} if artifact is None else artifact.entries).items():
         with contextlib.suppress(OSError):  # a file the run named but never wrote: the report says it is missing
             store.store_file(run.run_id, name, Path(path).read_bytes())

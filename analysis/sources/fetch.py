@@ -11,7 +11,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,10 @@ from analysis.sources.predictions import Predictions
 from analysis.sources.source import RunInfo, Source, SweepInfo, TrialPoint, swept_parameters
 from analysis.stats.metrics import Metrics
 from trainer import predictions_schema as schema
+
+if TYPE_CHECKING:  # the engine imports wandb: only where a sweep is read
+    from localsweep.store import SweepStore
+    from localsweep.trial import Trial
 
 PREDICTIONS_SUFFIXES = (".csv", ".parquet")
 _ONLINE_SWEEP = re.compile(r"^[\w.-]+/[\w.-]+/\w+$")
@@ -142,8 +146,8 @@ def from_offline_sweep(name_or_path: str, root: Path, storage: str | None = None
     )
 
 
-def _from_store_copy(store: Any, trial: Any) -> Source:
-    """The predictions of ``trial`` (a :class:`localsweep.trial.Trial`) from the copy its sweep's store keeps."""
+def _from_store_copy(store: SweepStore, trial: Trial) -> Source:
+    """The predictions of ``trial`` from the copy its sweep's store keeps."""
     artifact = next((a for a in trial.artifacts if a["type"] == schema.ARTIFACT_TYPE), None)
     names = [name for name in (artifact or {}).get("entries", {}) if Path(name).suffix in PREDICTIONS_SUFFIXES]
     found = [(name, data) for name in names if (data := store.read_file(trial.run_id, name)) is not None]
