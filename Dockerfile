@@ -99,6 +99,7 @@ VOLUME ["/app/runs", "/app/offline_sweeps", "/app/reports"]
 # The entrypoint keeps its executable bit from git (COPY preserves the mode).
 COPY docker_entrypoint.sh /usr/local/bin/docker_entrypoint.sh
 COPY sweeps/ sweeps/
+COPY contract/ contract/
 COPY trainer/ trainer/
 COPY localsweep/ localsweep/
 COPY analysis/ analysis/

@@ -59,7 +59,7 @@ def sweep(root: Path, url: str, name: str, trials: int, sleep: float, agents: in
         if process.returncode != 0:
             raise RuntimeError(f"an agent of {name} exited {process.returncode}:\n{stderr[-3000:]}")
     wall = time.perf_counter() - start
-    from localsweep.store import Location, SweepStore
+    from localsweep.storage.store import Location, SweepStore
 
     ended = SweepStore.connect(Location(name, root, url)).trials()
     hosts = sorted(Counter(str(t.host) for t in ended).values())

@@ -1,8 +1,9 @@
 """The cost of a custom sweep's decisions: the Optuna study is rebuilt from the stored trials for each one.
 
 For 10, 100 and 1,000 synthetic finished trials (2 searched parameters, 9 logged steps each) and 4 running ones,
-times one suggestion (``localsweep.search.suggest``: TPE, one metric; TPE, two metrics) and one pruning check
-(``localsweep.search.runs_to_stop`` with Optuna's median and successive-halving pruners), median of ``--repeats``.
+times one suggestion (``localsweep.search.suggest.suggest``: TPE, one metric; TPE, two metrics) and one pruning check
+(``localsweep.search.suggest.runs_to_stop`` with Optuna's median and successive-halving pruners), median of
+``--repeats``.
 No training, no processes: only the decision code the controller calls.
 
 Run from the repository root (about 3 minutes on 2 cores)::
@@ -26,9 +27,9 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make the project's packages importable
 
-from localsweep.custom.source import Source  # noqa: E402
-from localsweep.search import SearchOptions, runs_to_stop, suggest  # noqa: E402
-from localsweep.trial import FINISHED, RUNNING, Trial  # noqa: E402
+from localsweep.core.trial import FINISHED, RUNNING, Trial  # noqa: E402
+from localsweep.search.custom.source import Source  # noqa: E402
+from localsweep.search.suggest import SearchOptions, runs_to_stop, suggest  # noqa: E402
 
 PRUNERS = """
 import optuna

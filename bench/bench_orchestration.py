@@ -93,7 +93,7 @@ def spread(values: list[float]) -> dict[str, float]:
 
 
 def _ours(name: str, sweep: Path, root: Path, trials: int, env: dict[str, str]) -> dict[str, Any]:
-    from localsweep.store import SweepStore
+    from localsweep.storage.store import SweepStore
 
     argv = [sys.executable, "-m", "localsweep", "run", str(sweep), "--root", str(root), "--name", name]
     argv += ["--count", str(trials), "--seed", "0", *SCENARIOS[name]]
@@ -114,9 +114,9 @@ def _ours(name: str, sweep: Path, root: Path, trials: int, env: dict[str, str]) 
 
 
 def _agent(params: list[dict[str, Any]], home: Path, env: dict[str, str], train_s: float) -> dict[str, Any]:
-    from localsweep.command import command_line
-    from localsweep.handoff import TrialTask
-    from localsweep.layout import SweepLayout
+    from localsweep.storage.layout import SweepLayout
+    from localsweep.workers.command import command_line
+    from localsweep.workers.handoff import TrialTask
 
     walls = []
     start = time.perf_counter()

@@ -30,13 +30,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from localsweep import record  # noqa: E402
-from localsweep.agent import Agent, RunOptions  # noqa: E402
-from localsweep.handoff import TrialTask  # noqa: E402
-from localsweep.report import Progress  # noqa: E402
-from localsweep.runlog import RunRecord  # noqa: E402
-from localsweep.slot import Outcome  # noqa: E402
-from localsweep.store import SweepStore  # noqa: E402
+from localsweep.core.runlog import RunRecord  # noqa: E402
+from localsweep.outcome import record  # noqa: E402
+from localsweep.run.agent import Agent, RunOptions  # noqa: E402
+from localsweep.run.progress import Progress  # noqa: E402
+from localsweep.storage.store import SweepStore  # noqa: E402
+from localsweep.workers.handoff import TrialTask  # noqa: E402
+from localsweep.workers.slot import Outcome  # noqa: E402
 
 
 class SyntheticSlot:

@@ -68,7 +68,7 @@ def sweep_config(method: str, seed: int) -> dict[str, Any]:
 
 def run_ours(method: str, seed: int, trials: int, tmp: Path) -> list[dict[str, Any]]:
     """One offline sweep in pooled mode; one record per trial, in start order."""
-    from localsweep.store import SweepStore
+    from localsweep.storage.store import SweepStore
 
     name = f"{method}-{seed}"
     path = tmp / f"{name}.yaml"

@@ -14,6 +14,6 @@ def _stopped_early(signum: int, frame: FrameType | None) -> None:
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, _stopped_early)
     signal.signal(signal.SIGTERM, _stopped_early)
-    from localsweep.cli import main
+    from localsweep.cli.main import main
 
     sys.exit(main())

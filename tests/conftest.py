@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from localsweep.store import STORAGE_VAR, SweepStore
-from localsweep.trial import Trial
+from localsweep.core.trial import Trial
+from localsweep.storage.store import STORAGE_VAR, SweepStore
 from tests.postgres_server import PostgresUnavailableError, Server, postgres_server
 
 if TYPE_CHECKING:

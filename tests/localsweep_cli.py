@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from localsweep.trial import Trial
+from localsweep.core.trial import Trial
 from tests.conftest import REPO_ROOT, stored_trials
 
 

@@ -24,8 +24,8 @@ from sklearn.metrics import (
 
 from analysis.__main__ import main
 from analysis.stats import bootstrap
-from localsweep.store import Location, SweepStore, default_storage
-from localsweep.trial import CRASHED, FINISHED, TrialState
+from localsweep.core.trial import CRASHED, FINISHED, TrialState
+from localsweep.storage.store import Location, SweepStore, default_storage
 
 _VOID = {"meta", "img", "br", "hr", "link", "input"}
 
@@ -279,7 +279,7 @@ def test_cli_report_on_a_real_offline_sweep(tmp_path, subprocess_env):
 
     # --log wrote a real offline wandb run of job type "analysis" with the wandb.plot tables.
     logged = result.stdout.splitlines()[-1].split()[3]
-    from localsweep.runlog import find_run_dir, iter_records, read_run
+    from localsweep.core.runlog import find_run_dir, iter_records, read_run
 
     run_dir = find_run_dir(Path(subprocess_env["WANDB_DIR"]), logged)
     assert run_dir is not None

@@ -15,7 +15,7 @@ from scipy.stats import binomtest
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from analysis.__main__ import main
-from trainer import predictions_schema as schema
+from contract import predictions as schema
 
 N_ROWS, N_CLASSES = 400, 3
 

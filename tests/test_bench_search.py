@@ -11,8 +11,8 @@ from bench.bench_orchestration import spread as seconds_spread
 from bench.bench_search import OURS, sweep_config
 from bench.optuna_search import suggest
 from bench.search_report import best_within, report, spread
-from localsweep.search import space_size
-from localsweep.validate import check_sweep_config
+from localsweep.search.suggest import space_size
+from localsweep.search.validate import check_sweep_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -43,7 +43,7 @@ def test_image_adds_at_most_1_5_gb_to_its_base_and_carries_no_notebook_stack(doc
 def test_programs_import_every_installed_module_from_bytecode(docker_image: BuiltImage) -> None:
     # Bytecode was compiled in the build for what the programs import (and nothing else); it is only used if
     # COPY --from kept the sources' mtimes. Only the project's own modules (under /app) are compiled on import.
-    imports = "import trainer.train, analysis.report, localsweep.controller, localsweep.pool"
+    imports = "import trainer.train, analysis.report, localsweep.run.controller, localsweep.workers.pool"
     done = run(docker_image.tag, "python", "-v", "-c", imports)
     assert done.returncode == 0, done.stderr[-2000:]
     loaded = re.findall(r"^# code object from '?([^'\n]+)'?$", done.stderr, re.MULTILINE)

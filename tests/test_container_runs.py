@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from localsweep.runlog import iter_records, read_run
+from localsweep.core.runlog import iter_records, read_run
 from tests.container import (
     IMAGE_UID,
     OTHER_UID,

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 import yaml
 
-from localsweep.layout import DB_NAME
-from localsweep.runlog import read_run
-from localsweep.store import SweepStore
+from localsweep.core.runlog import read_run
+from localsweep.storage.layout import DB_NAME
+from localsweep.storage.store import SweepStore
 from tests.conftest import REPO_ROOT
 from tests.container import BuiltImage, Volumes, docker, engine_script, run
 

@@ -152,9 +152,9 @@ def test_dockerfile_needs_no_buildkit_feature_and_takes_the_base_image_as_an_arg
 
 def third_party_imports() -> set[str]:
     """Every third-party module the image's programs import (their own packages and the stdlib left out)."""
-    own = {"trainer", "analysis", "localsweep", "__future__"}
+    own = {"contract", "trainer", "analysis", "localsweep", "__future__"}
     found: set[str] = set()
-    for package in ("trainer", "analysis", "localsweep"):
+    for package in ("contract", "trainer", "analysis", "localsweep"):
         for path in (REPO_ROOT / package).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.Import):

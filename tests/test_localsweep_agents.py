@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from localsweep.store import Location, SweepStore
-from localsweep.trial import Trial
+from localsweep.core.trial import Trial
+from localsweep.storage.store import Location, SweepStore
 from tests.postgres_server import Server
 from tests.wandb_boundary import ENTITY, SWEEP_NAME, fake_wandb_server
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from localsweep.cli import main
-from localsweep.store import STORAGE_VAR
+from localsweep.cli.main import main
+from localsweep.storage.store import STORAGE_VAR
 
 
 def test_a_negative_kill_delay_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

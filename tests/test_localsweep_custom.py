@@ -12,13 +12,13 @@ import pytest
 import yaml
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from localsweep.custom.check import violations
-from localsweep.custom.source import Source
-from localsweep.custom.space import Space, translate
-from localsweep.custom.study import Engine, next_params, replay, to_prune
-from localsweep.engine import params as wandb_params
-from localsweep.pareto import best_along, front
-from localsweep.trial import CRASHED, FINISHED, RUNNING, STOPPED
+from localsweep.core.trial import CRASHED, FINISHED, RUNNING, STOPPED
+from localsweep.search.custom.check import violations
+from localsweep.search.custom.source import Source
+from localsweep.search.custom.space import Space, translate
+from localsweep.search.custom.study import Engine, next_params, replay, to_prune
+from localsweep.search.pareto import best_along, front
+from localsweep.search.wandb_engine import params as wandb_params
 from tests.trials import trial
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,5 @@
-"""One controller per sweep (localsweep/lease.py, the store's lease): refused while alive, taken over when dead."""
+"""One controller per sweep (localsweep/storage/lease.py, the store's lease): refused while alive, taken over when
+dead."""
 
 from __future__ import annotations
 
@@ -11,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from localsweep import lease
-from localsweep.lease import Holder, LeaseLostError, SweepBusyError
-from localsweep.storage import schema
-from localsweep.store import SCHEMA_VERSION, SweepStore
+from localsweep.storage import lease, schema
+from localsweep.storage.lease import Holder, LeaseLostError, SweepBusyError
+from localsweep.storage.store import SCHEMA_VERSION, SweepStore
 
 pytestmark = pytest.mark.sqlite_only  # edits the lease row with sqlite3, as another process would
 

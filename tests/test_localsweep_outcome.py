@@ -1,4 +1,4 @@
-"""How a trial ended (localsweep/outcome.py): every combination of what the process did and what its run says."""
+"""How a trial ended (localsweep/outcome/decide.py): every combination of what the process did and what its run says."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from localsweep.outcome import Ending, Verdict, decide
-from localsweep.runlog import RunRecord
-from localsweep.slot import Outcome
-from localsweep.trial import CRASHED, FINISHED, STOPPED
+from localsweep.core.runlog import RunRecord
+from localsweep.core.trial import CRASHED, FINISHED, STOPPED
+from localsweep.outcome.decide import Ending, Verdict, decide
+from localsweep.workers.slot import Outcome
 
 # The run as found on disk: none, still without an exit record, finished with exit 0, finished with exit 1.
 RUNS = {

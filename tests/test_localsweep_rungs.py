@@ -1,4 +1,4 @@
-"""Hyperband stops a trial exactly at the rung it failed (localsweep/rungs.py), not an epoch or more later.
+"""Hyperband stops a trial exactly at the rung it failed (localsweep/workers/rungs.py), not an epoch or more later.
 
 The echo program logs ``score = x * (step + 1)`` once per step, sleeping between steps; W&B's hyperband with
 ``min_iter: 1, eta: 2`` judges at 1, 2, 4 and 8 values. Run one at a time, x = 10 and 9 finish; x = 1 falls below
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from localsweep.rungs import bands
-from localsweep.store import SweepStore
+from localsweep.storage.store import SweepStore
+from localsweep.workers.rungs import bands
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG = (

@@ -8,10 +8,8 @@ from typing import Any
 
 import pytest
 
-from localsweep.command import command_line
-from localsweep.handoff import TrialTask, read_live_history, slot_environments
-from localsweep.layout import SweepLayout
-from localsweep.search import (
+from localsweep.core.trial import CRASHED, FINISHED, RUNNING, Trial
+from localsweep.search.suggest import (
     SearchOptions,
     imputed_metric,
     metric_value,
@@ -20,7 +18,9 @@ from localsweep.search import (
     space_size,
     suggest,
 )
-from localsweep.trial import CRASHED, FINISHED, RUNNING, Trial
+from localsweep.storage.layout import SweepLayout
+from localsweep.workers.command import command_line
+from localsweep.workers.handoff import TrialTask, read_live_history, slot_environments
 from tests.trials import trial
 
 RANDOM = {

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
-from localsweep import distinct, prior
-from localsweep.cache import TrialCache
-from localsweep.custom.source import Source
-from localsweep.search import SearchOptions, new_settings, retry, space_size, suggest
-from localsweep.store import SweepStore
-from localsweep.trial import CRASHED, FINISHED, PENDING, Trial
+from localsweep.core.trial import CRASHED, FINISHED, PENDING, Trial
+from localsweep.search import distinct, prior
+from localsweep.search.custom.source import Source
+from localsweep.search.suggest import SearchOptions, new_settings, retry, space_size, suggest
+from localsweep.storage.cache import TrialCache
+from localsweep.storage.store import SweepStore
 from tests.trials import trial
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

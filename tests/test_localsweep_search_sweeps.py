@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from localsweep.cli import main
-from localsweep.store import SweepStore
-from localsweep.trial import Trial
+from localsweep.cli.main import main
+from localsweep.core.trial import Trial
+from localsweep.storage.store import SweepStore
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = "tests/localsweep_programs/echo_config.py"

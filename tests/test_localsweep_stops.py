@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from localsweep.runlog import read_run
-from localsweep.trial import Trial
+from localsweep.core.runlog import read_run
+from localsweep.core.trial import Trial
 from tests.conftest import stored_trials as trials
 from tests.localsweep_cli import finish, start, wait_for
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from localsweep.store import SweepStore
+from localsweep.storage.store import SweepStore
 from tests.conftest import stored_trials
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from localsweep.runlog import read_run
-from localsweep.store import SweepStore
-from localsweep.sync import create_sweep, plan
+from localsweep.bridge.sync import create_sweep, plan
+from localsweep.core.runlog import read_run
+from localsweep.storage.store import SweepStore
 from tests.wandb_boundary import ENTITY, SWEEP_NAME, fake_wandb_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

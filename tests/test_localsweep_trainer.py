@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from localsweep.runlog import read_run
-from localsweep.store import SweepStore
+from localsweep.core.runlog import read_run
+from localsweep.storage.store import SweepStore
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

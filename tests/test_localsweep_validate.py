@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from localsweep.validate import SweepConfigError, check_sweep_config, load_sweep_config, sweep_violations
+from localsweep.search.validate import SweepConfigError, check_sweep_config, load_sweep_config, sweep_violations
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

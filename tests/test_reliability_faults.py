@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from localsweep.orphans import trial_processes
-from localsweep.runlog import read_run
-from localsweep.store import SweepStore, Trial
+from localsweep.core.runlog import read_run
+from localsweep.run.orphans import trial_processes
+from localsweep.storage.store import SweepStore, Trial
 from tests.conftest import stored_trials as trials
 from tests.localsweep_cli import finish, start, wait_for
 

@@ -20,8 +20,8 @@ from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_f
 
 from analysis.sources.predictions import read_predictions
 from analysis.stats.metrics import compute_metrics
-from localsweep import search
-from localsweep.validate import SweepConfigError, check_sweep_config
+from localsweep.search import suggest
+from localsweep.search.validate import SweepConfigError, check_sweep_config
 
 FUZZ = settings(
     max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -102,11 +102,11 @@ def test_sweep_config_is_runnable_or_refused_with_every_reason(config, tmp_path)
         assert all(isinstance(v, str) and v.strip() for v in error.violations)
         assert str(error).startswith(f"fuzz.yaml: {len(error.violations)} problem(s), nothing was run:")
         return
-    suggestion = search.suggest(config, [], search.SearchOptions(seed=0))
+    suggestion = suggest.suggest(config, [], suggest.SearchOptions(seed=0))
     assert suggestion is not None
     assert set(suggestion) == set(config["parameters"])
     if config["method"] == "grid":
-        size = search.space_size(config)
+        size = suggest.space_size(config)
         assert size is None or size >= 1
 
 

@@ -1,4 +1,4 @@
-"""Finding and ending a killed controller's trial processes by their environment (localsweep/orphans.py)."""
+"""Finding and ending a killed controller's trial processes by their environment (localsweep/run/orphans.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import os
 import subprocess
 import sys
 
-from localsweep.handoff import SWEEP_ID_VAR
-from localsweep.orphans import end_orphans, trial_processes
-from localsweep.trial import RUNNING, Trial
+from localsweep.core.trial import RUNNING, Trial
+from localsweep.run.orphans import end_orphans, trial_processes
+from localsweep.workers.handoff import SWEEP_ID_VAR
 
 
 def trial(run_id: str, pid: int | None) -> Trial:

@@ -6,10 +6,10 @@ import pytest
 import yaml
 from sweeps.config import schema_violations_from_proposed_config
 
-from localsweep.custom.source import Source
-from localsweep.objectives import objectives
-from localsweep.search import SearchOptions, suggest
-from localsweep.validate import check_sweep_config
+from contract.objectives import objectives
+from localsweep.search.custom.source import Source
+from localsweep.search.suggest import SearchOptions, suggest
+from localsweep.search.validate import check_sweep_config
 from trainer.config import TrainConfig
 from trainer.train import MODEL_METRICS, OBJECTIVES
 

@@ -15,7 +15,7 @@ import pytest
 import wandb
 
 from analysis.sources.fetch import artifact_metadata
-from localsweep.runlog import read_run
+from localsweep.core.runlog import read_run
 from trainer.train import MODEL_METRICS, OBJECTIVES, TEST_METRICS, train
 
 pytestmark = pytest.mark.slow
@@ -73,7 +73,7 @@ def test_train_offline_writes_run_predictions_artifacts_and_summary():
     assert types["predictions"].name == f"predictions-{result.run_id}"
     assert types["predictions"].entries == {"predictions.csv": result.predictions_path}
     metadata = artifact_metadata(result.run_dir, f"predictions-{result.run_id}")
-    assert metadata == {"predictions_schema": 1, **result.summary}  # trainer.predictions_schema's version
+    assert metadata == {"predictions_schema": 1, **result.summary}  # contract.predictions's version
     assert types["model"].entries == {"model.keras": result.model_path}
     assert result.model_path is not None
     assert result.model_path.stat().st_size > 0

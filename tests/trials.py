@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from localsweep.trial import FINISHED, Trial, TrialState
+from localsweep.core.trial import FINISHED, Trial, TrialState
 
 
 def trial(

@@ -1,4 +1,4 @@
-"""Write the predictions table (its contract: ``trainer.predictions_schema``), the file the analysis reads."""
+"""Write the predictions table (its contract: ``contract.predictions``), the file the analysis reads."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from trainer import predictions_schema as schema
+from contract import predictions as schema
 
 
 def predictions_frame(probabilities: np.ndarray, y_true: np.ndarray) -> pd.DataFrame:

@@ -17,7 +17,8 @@ import wandb
 from sklearn.metrics import roc_auc_score
 from wandb.integration.keras import WandbMetricsLogger
 
-from trainer import predictions_schema, provenance
+from contract import predictions as predictions_schema
+from trainer import provenance
 from trainer.config import TrainConfig
 from trainer.data import check_source, load_dataset
 from trainer.model import fit, latency_ms_per_example, targets

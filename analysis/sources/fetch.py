@@ -18,11 +18,11 @@ import numpy as np
 from analysis.sources.predictions import Predictions
 from analysis.sources.source import RunInfo, Source, SweepInfo, TrialPoint, swept_parameters
 from analysis.stats.metrics import Metrics
-from trainer import predictions_schema as schema
+from contract import predictions as schema
 
 if TYPE_CHECKING:  # the engine imports wandb: only where a sweep is read
-    from localsweep.store import SweepStore
-    from localsweep.trial import Trial
+    from localsweep.core.trial import Trial
+    from localsweep.storage.store import SweepStore
 
 PREDICTIONS_SUFFIXES = (".csv", ".parquet")
 _ONLINE_SWEEP = re.compile(r"^[\w.-]+/[\w.-]+/\w+$")
@@ -46,8 +46,8 @@ def resolve(spec: str, root: Path, storage: str | None = None) -> Source:
 
 
 def artifact_metadata(run_dir: Path, name: str) -> dict[str, Any] | None:
-    """The metadata of the artifact ``name`` logged by an offline run (``localsweep.runlog`` keeps no metadata)."""
-    from localsweep.runlog import iter_records
+    """The metadata of the artifact ``name`` logged by an offline run (``localsweep.core.runlog`` keeps no metadata)."""
+    from localsweep.core.runlog import iter_records
 
     for log in sorted(run_dir.glob("run-*.wandb")):
         for record in iter_records(log):
@@ -58,7 +58,7 @@ def artifact_metadata(run_dir: Path, name: str) -> dict[str, Any] | None:
 
 def from_run_dir(run_dir: Path) -> Source:
     """An offline wandb run directory: its ``predictions`` artifact (else ``files/predictions.*``)."""
-    from localsweep.runlog import read_run
+    from localsweep.core.runlog import read_run
 
     try:
         record = read_run(run_dir)
@@ -98,7 +98,7 @@ def from_offline_sweep(name_or_path: str, root: Path, storage: str | None = None
     The best run's predictions are read from its run directory; when that lies on another host (a sweep run by
     agents on many hosts), from the copy the store keeps of every finished run's predictions artifact.
     """
-    from localsweep.store import Location, SweepStore, default_storage, find_sweep
+    from localsweep.storage.store import Location, SweepStore, default_storage, find_sweep
 
     storage = storage or default_storage()
     path = Path(name_or_path)

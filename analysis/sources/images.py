@@ -1,6 +1,6 @@
 """The test images behind a predictions table, for the gallery of mistakes.
 
-The ``index`` column is the row's position in the dataset's test split (``trainer.predictions_schema``). The
+The ``index`` column is the row's position in the dataset's test split (``contract.predictions``). The
 dataset is the run's (its ``dataset``, ``data_source``, ``data_path`` config), else the trainer's default (the
 bundled MNIST). The images are used only if the dataset's test labels equal the table's ``y_true`` on every row:
 otherwise the table is not about that test split, and the gallery says so instead of showing wrong pictures.

@@ -1,6 +1,6 @@
 """Read and validate a predictions table (CSV or Parquet) into numpy arrays, batch by batch.
 
-The table's contract is ``trainer.predictions_schema``: one row per example, the columns ``index, y_true, y_pred,
+The table's contract is ``contract.predictions``: one row per example, the columns ``index, y_true, y_pred,
 prob_<class> ...``, one probability column per class, whose integer suffixes define the class set. Every rule a
 table can break raises a ``ValueError`` that states the rule, the offending value (with its row) and the fix; what
 is allowed but suspicious (a ``y_pred`` that is not the argmax, a repeated ``index``) becomes a note.
@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from trainer import predictions_schema as schema
+from contract import predictions as schema
 
 _BATCH_ROWS = 1 << 18  # Arrow holds ~170 MB of decoded Parquet at this batch size (~340 MB at 1M rows)
 _FIX_PROBS = "write softmax probabilities (e.g. keras `model.predict`), not logits or scores"

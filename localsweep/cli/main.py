@@ -1,0 +1,437 @@
+"""``python -m localsweep run|resume|status|best|sync``: offline W&B sweeps from the command line.
+
+Exit codes: 0 the sweep ended with at least one scored trial; 1 no trial succeeded (the first error is shown), the
+sweep gave up after repeated failures, stopped on an I/O error or lost its lease, or ``sync`` cannot upload;
+2 bad input: the YAML or options (nothing ran), a trial refused its parameters (exit code 2), or a finished trial
+never logged the sweep's metric; 75 another controller is running the sweep; 130/143 stopped by SIGINT/SIGTERM
+(trials whose wandb run finished are kept; continue with ``resume``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from contract.objectives import is_multi_objective
+from localsweep.bridge import sync
+from localsweep.core.trial import CRASHED, FINISHED, RUNNING
+from localsweep.run.controller import Controller
+from localsweep.run.progress import Progress, controller_line, status_json, table, trial_json
+from localsweep.search import distinct, pareto, suggest
+from localsweep.search.validate import SweepConfigError, check_sweep_config, load_sweep_config
+from localsweep.storage import DatabaseUnavailableError
+from localsweep.storage.lease import SweepBusyError
+from localsweep.storage.store import DEFAULT_ROOT, STORAGE_VAR, Location, SweepStore, default_storage, find_sweep
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")  # 60: a PostgreSQL schema name is ls_<name>, 63 at most
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, but got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, but got {text}")
+    return value
+
+
+def _delay(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, but got {text}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m localsweep", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser(
+        "create", help="record a new sweep from a W&B sweep YAML without running it (agents then join it)"
+    )
+    run = commands.add_parser("run", help="start a new sweep from a W&B sweep YAML and run it here")
+    for sub in (create, run):
+        sub.add_argument("sweep_yaml", type=Path)
+        sub.add_argument("--name", help="sweep name (default: <yaml name>-<date>-<time>)")
+        sub.add_argument("--seed", type=int, help="make random/bayes/optuna suggestions reproducible")
+        sub.add_argument(
+            "--distinct",
+            action="store_true",
+            help="never run a configuration twice; end when the discrete space is done",
+        )
+        sub.add_argument(
+            "--prior-sweep",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="warm start: the search knows the finished trials of this earlier sweep (repeatable)",
+        )
+        sub.add_argument("--function", help="pooled mode: 'module:callable' run in long-lived workers")
+        sub.add_argument("--max-trials-per-worker", type=_positive, default=20, help="pooled mode recycling")
+        sub.add_argument(
+            "--trial-timeout",
+            type=_seconds,
+            help="end a trial running longer and record it crashed (default: no limit; kept for resume and agents)",
+        )
+    create.add_argument(
+        "--exist-ok",
+        action="store_true",
+        help="succeed when a sweep of this name with the same YAML is recorded already (one create per agent)",
+    )
+    resume = commands.add_parser(
+        "resume", help="continue a sweep: trials its last controller left are recorded, interrupted points rerun"
+    )
+    resume.add_argument("name", nargs="?", help="sweep name (default: the newest sweep)")
+    resume.add_argument(
+        "--retry-crashed", action="store_true", help="run the crashed trials' parameters again (the old ones are kept)"
+    )
+    agent = commands.add_parser(
+        "agent",
+        help="join a sweep from any host (with --storage postgresql://...): run its trials, take over its "
+        "controller role when the holder dies",
+    )
+    agent.add_argument("name", help="sweep name")
+    for sub in (run, resume, agent):
+        sub.add_argument("--count", type=_positive, help="take at most this many trials (this process)")
+        sub.add_argument("--workers", type=_positive, default=1, help="trials in parallel")
+        sub.add_argument(
+            "--kill-delay", type=_delay, default=30.0, help="seconds from asking a trial to stop to SIGKILL (>= 0)"
+        )
+        sub.add_argument("--max-initial-failures", type=_positive, default=5, help="give up after this many")
+        if sub is not run:
+            sub.add_argument("--trial-timeout", type=_seconds, help="replace the sweep's trial time limit")
+    for name, text in (
+        ("status", "the controller (alive or dead) and every trial"),
+        ("best", "the best trial"),
+        ("sync", "upload the runs and make them a W&B sweep that `wandb agent` can continue"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("name", nargs="?", help="sweep name (default: the newest sweep)")
+        if name != "sync":
+            sub.add_argument("--json", action="store_true", help="machine-readable output")
+        if name == "best":
+            sub.add_argument("--metric", help="the best along this one of the sweep's metrics (several: Pareto front)")
+        else:
+            sub.add_argument("--project", help="W&B project (default: $WANDB_PROJECT, the YAML's, the runs')")
+            sub.add_argument("--entity", help="W&B entity (default: $WANDB_ENTITY, the YAML's, the key's own)")
+    for sub in commands.choices.values():
+        sub.add_argument(
+            "--root", type=Path, default=DEFAULT_ROOT, help=f"this host's sweeps folder (default {DEFAULT_ROOT})"
+        )
+        sub.add_argument(
+            "--storage",
+            default=default_storage(),
+            help=f"where sweeps are recorded: a postgresql:// URL shared by agents on many hosts (default: "
+            f"${STORAGE_VAR}, else a SQLite file in each sweep's folder)",
+        )
+    return parser
+
+
+def _check_function(reference: str) -> list[str]:
+    module, _, attribute = reference.partition(":")
+    if not module or not attribute:
+        return [f"--function: must look like 'package.module:callable', but got {reference!r}"]
+    # Only locate the module: importing it here would load TensorFlow into the controller.
+    if importlib.util.find_spec(module) is None:
+        return [f"--function: module {module!r} is not importable from {Path.cwd()}"]
+    return []
+
+
+def _create_or_find(args: argparse.Namespace) -> SweepStore:
+    """:func:`_create`, or the sweep of that name when one was recorded from the same YAML (another agent's create
+    won the race); a sweep of that name from another YAML is still refused."""
+    try:
+        return _create(args)
+    except FileExistsError:
+        if args.name is None:
+            raise
+        store = SweepStore.connect(Location(args.name, args.root, args.storage))
+        if store.config != load_sweep_config(args.sweep_yaml):
+            raise FileExistsError(
+                f"sweep {args.name!r} exists with a different search (recorded from {store.source}), "
+                f"not the one in {args.sweep_yaml}: choose another --name"
+            ) from None
+        return store
+
+
+def _create(args: argparse.Namespace) -> SweepStore:
+    config = load_sweep_config(args.sweep_yaml)
+    problems = _check_function(args.function) if args.function else []
+    try:
+        check_sweep_config(config, str(args.sweep_yaml), pooled=bool(args.function), workdir=Path.cwd())
+    except SweepConfigError as err:
+        problems = err.violations + problems
+    if args.distinct and not problems:
+        problems += distinct.violations(config)
+    name = args.name or f"{args.sweep_yaml.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if not _NAME.match(name):
+        problems.append(f"--name: at most 60 letters, digits, '.', '_' and '-', but got {name!r}")
+    if problems:
+        raise SweepConfigError(str(args.sweep_yaml), problems)
+    from wandb.sdk.lib.runid import generate_id
+
+    settings, notes = suggest.new_settings(
+        config,
+        seed=args.seed,
+        distinct=args.distinct,
+        prior_sweeps=args.prior_sweep,
+        open_sweep=lambda name: _open(args, name),
+        workdir=Path.cwd(),
+    )
+    for note in notes:
+        print(note, file=sys.stderr)
+    settings |= {"function": args.function, "workdir": str(Path.cwd().resolve())}
+    return SweepStore.create(
+        args.root / name,
+        name=name,
+        sweep_id=generate_id(),
+        config=config,
+        source=str(args.sweep_yaml),
+        settings={**settings, "max_trials_per_worker": args.max_trials_per_worker, "trial_timeout": args.trial_timeout},
+        storage=args.storage,
+    )
+
+
+def _run(store: SweepStore, args: argparse.Namespace, workdir: Path | None = None) -> int:
+    """Run an agent of the sweep until it ends; returns the exit code. ``workdir``: where trials start (default:
+    the one the sweep was created in)."""
+    from localsweep.run.agent import INTERRUPTED_BASE, Agent, RunOptions
+
+    if args.trial_timeout is not None and args.trial_timeout != store.settings.get("trial_timeout"):
+        store.update_settings(trial_timeout=args.trial_timeout)
+    settings = store.settings
+    options = RunOptions(
+        workers=args.workers,
+        count=args.count,
+        search=suggest.SearchOptions.from_settings(settings),
+        function=settings["function"],
+        max_trials_per_worker=settings["max_trials_per_worker"],
+        kill_delay=args.kill_delay,
+        max_initial_failures=args.max_initial_failures,
+        trial_timeout=settings.get("trial_timeout"),
+        workdir=workdir or Path(settings["workdir"]),
+    )
+    where = f" --storage {_public(args.storage)}" if args.storage else ""
+    resume = f"python -m localsweep resume {store.name} --root {args.root}{where}"
+    try:
+        ended = Agent(store, options, Progress(store)).run()
+    except (OSError, sqlite3.Error, DatabaseUnavailableError) as err:
+        # A full disk, a read-only or vanished sweep folder, a trial command that cannot start, a database gone
+        # for good: each store write is one transaction, so the store keeps everything recorded before the failure.
+        print(f"\nerror: the sweep stopped ({store.directory}): {type(err).__name__}: {err}", file=sys.stderr)
+        print(f"nothing recorded so far is lost; once that is fixed: {resume}", file=sys.stderr)
+        return 1
+    print(table(store, store.trials()))
+    print(f"\nsweep {store.name} ended: {ended.reason}", file=sys.stderr)
+    if ended.exit_code > INTERRUPTED_BASE:
+        print(f"finished trials are kept; continue with: {resume}", file=sys.stderr)
+    return ended.exit_code
+
+
+def _public(url: str) -> str:
+    """``url`` without its password, for messages."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def _locked(store: SweepStore) -> SweepStore:
+    """``store`` once this process holds its lease (a dead controller's is taken over, and said so)."""
+    taken = store.acquire_lease()
+    if taken is not None:
+        dead, why = taken
+        print(
+            f"taking over sweep {store.name} from its last controller (pid {dead.pid} on {dead.host}: {why})",
+            file=sys.stderr,
+        )
+    return store
+
+
+def _open(args: argparse.Namespace, name: str | None) -> SweepStore:
+    return SweepStore.connect(find_sweep(name, args.root, args.storage))
+
+
+def _resume(args: argparse.Namespace) -> int:
+    store = _locked(_open(args, args.name))
+    try:
+        store.reopen()  # whatever ended it before (a target, a refused parameter) is judged again
+        role = Controller(
+            store,
+            search_options=suggest.SearchOptions(),
+            max_initial_failures=args.max_initial_failures,
+            event=lambda _: None,
+        )
+        recorded = role.reclaim([t for t in store.trials() if t.state == RUNNING], store.agents())
+        if recorded:
+            finished = sum(t.state == FINISHED for t in recorded)
+            print(
+                f"the last controller left {len(recorded)} trial(s) running: {finished} had finished their wandb run "
+                f"(recorded finished), {len(recorded) - finished} had not (recorded crashed, interrupted: they do "
+                f"not count, and their grid points run again)",
+                file=sys.stderr,
+            )
+        if args.retry_crashed:
+            crashed = [t.run_id for t in store.trials() if t.state == CRASHED and not (t.requeued or t.retried)]
+            store.mark_retried(crashed)
+            print(f"retrying {len(crashed)} crashed trial(s): {' '.join(crashed) or '-'}", file=sys.stderr)
+        return _run(store, args)
+    finally:
+        store.release_lease()
+
+
+def _agent(args: argparse.Namespace) -> int:
+    store = _open(args, args.name)
+    print(f"agent joining sweep {store.name} ({store.describe()}), trials start in {Path.cwd()}", file=sys.stderr)
+    return _run(store, args, workdir=Path.cwd())
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str))
+
+
+def _status(args: argparse.Namespace) -> int:
+    store = _open(args, args.name)
+    if args.json:
+        _print_json(status_json(store))
+    else:
+        holder, dead = store.controller()
+        print(f"sweep {store.name} ({store.source}, {store.config.get('method')}) in {store.directory}")
+        print(controller_line(store))
+        print(table(store, store.trials(), controller_alive=holder is not None and dead is None))
+        if is_multi_objective(store.config):
+            front = pareto.front(store.config, store.trials())
+            print(f"* the Pareto front: {len(front)} trial(s) no other beats on every metric; `best --metric NAME` "
+                  "picks along one")  # fmt: skip
+    return 0
+
+
+def _best(args: argparse.Namespace) -> int:
+    store = _open(args, args.name)
+    if args.metric is None and is_multi_objective(store.config):
+        return _front(store, args.json)
+    metric = args.metric or store.metric_name
+    try:
+        trials = store.trials()
+        best = store.best_trial() if args.metric is None else pareto.best_along(store.config, trials, args.metric)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if best is None:
+        print(f"sweep {store.name} has no finished trial with a {metric} value yet", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(trial_json(store, best))
+    else:
+        print(f"best of {store.name}: {best.run_id} {metric}={best.metric_value:.6g} ({best.state})")
+        print(f"run dir: {best.run_dir}")
+        print("config: " + " ".join(f"{k}={v}" for k, v in best.config.items()))
+    return 0
+
+
+def _front(store: SweepStore, as_json: bool) -> int:
+    front = pareto.front(store.config, store.trials())
+    if not front:
+        print(f"sweep {store.name} has no finished trial with a value for every metric yet", file=sys.stderr)
+        return 1
+    if as_json:
+        _print_json({"pareto_front": [trial_json(store, t) for t in front]})
+        return 0
+    print(f"Pareto front of {store.name}: {len(front)} trial(s), none beaten on every metric by another")
+    for trial in front:
+        metrics = " ".join(f"{k}={v:.6g}" for k, v in trial_json(store, trial)["metrics"].items())
+        print(f"{trial.run_id} {metrics} ({trial.state}) " + " ".join(f"{k}={v}" for k, v in trial.config.items()))
+    return 0
+
+
+def _sync(args: argparse.Namespace) -> int:
+    store = _open(args, args.name)
+    try:
+        sync_plan = sync.plan(store, args.project, args.entity)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    done = store.wandb_sweep
+    if done is not None:
+        later = [run_id for run_id in sync_plan.run_ids if run_id not in done["run_ids"]]
+        print(
+            f"sweep {store.name} was uploaded as W&B sweep {done['path']} ({len(done['run_ids'])} runs)",
+            file=sys.stderr,
+        )
+        if later:
+            print(f"{len(later)} trial(s) recorded since are not in it: {' '.join(later)}", file=sys.stderr)
+        return 0
+    config_path = store.directory / "wandb-sweep.yaml"
+    config_path.write_text(yaml.safe_dump(store.config, sort_keys=False))
+    missing = sync.missing_requirements()
+    if missing:
+        print(f"cannot upload sweep {store.name}: " + "; ".join(missing), file=sys.stderr)
+        print("once that is fixed, `sync` runs the equivalent of:", file=sys.stderr)
+        for argv in (sync_plan.upload_command(), sync_plan.sweep_command(config_path)):
+            print(f"  {sync.describe(argv)}", file=sys.stderr)
+        return 1
+    _locked(store)
+    try:
+        if sync_plan.run_dirs:
+            upload = subprocess.run(sync_plan.upload_command(), env=sync_plan.upload_environment(), check=False)
+            if upload.returncode != 0:
+                print(f"error: `wandb sync` failed (exit code {upload.returncode}): no W&B sweep was made",
+                      file=sys.stderr)  # fmt: skip
+                return 1
+            store.record_uploaded(list(sync_plan.run_dirs))
+        if sync_plan.elsewhere:
+            hosts = ", ".join(f"{host} ({count})" for host, count in sorted(sync_plan.elsewhere.items()))
+            print(f"{len(sync_plan.run_dirs)} run(s) uploaded from this host; runs still to upload lie on: {hosts}. "
+                  f"Run `python -m localsweep sync {store.name}` there: the last host makes the W&B sweep",
+                  file=sys.stderr)  # fmt: skip
+            return 0
+        path = sync.create_sweep(sync_plan)
+        store.record_wandb_sweep(path, sync_plan.run_ids)
+    finally:
+        store.release_lease()
+    print(f"W&B sweep {path} holds the {len(sync_plan.run_ids)} runs of sweep {store.name}")
+    print(f"continue the search online with: wandb agent {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            store = _locked(_create(args))
+            try:
+                return _run(store, args)
+            finally:
+                store.release_lease()
+        if args.command == "create":
+            store = _create_or_find(args) if args.exist_ok else _create(args)
+            print(store.name)
+            print(f"sweep {store.name} recorded in {store.describe()}: start agents with "
+                  f"`python -m localsweep agent {store.name}`", file=sys.stderr)  # fmt: skip
+            return 0
+        handlers = {"resume": _resume, "agent": _agent, "status": _status, "best": _best, "sync": _sync}
+        return handlers[args.command](args)
+    except SweepConfigError as err:
+        print(err, file=sys.stderr)
+        return 2
+    except SweepBusyError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 75  # EX_TEMPFAIL: try again once the other controller has ended
+    except (FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except DatabaseUnavailableError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
