@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from contract.objectives import Objective
 from localsweep.core.trial import CRASHED, FINISHED, RUNNING, Trial
 from localsweep.search.suggest import (
     SearchOptions,
     imputed_metric,
     metric_value,
-    reached_target,
     runs_to_stop,
     space_size,
     suggest,
@@ -121,7 +121,7 @@ def test_imputed_metric_follows_metric_impute_worst_like_wandb():
 @pytest.mark.parametrize(("value", "reached"), [(0.97, False), (0.98, True), (None, False)])
 def test_reached_target_for_a_maximized_metric(value, reached):
     config = {"metric": {"name": "acc", "goal": "maximize", "target": 0.98}}
-    assert reached_target(config, value) is reached
+    assert Objective.of(config["metric"]).reached(value) is reached
 
 
 def test_command_line_matches_the_wandb_agent(tmp_path: Path):

@@ -19,6 +19,7 @@ from analysis.sources.predictions import Predictions
 from analysis.sources.source import RunInfo, Source, SweepInfo, TrialPoint, swept_parameters
 from analysis.stats.metrics import Metrics
 from contract import predictions as schema
+from contract.objectives import Objective, primary
 
 if TYPE_CHECKING:  # the engine imports wandb: only where a sweep is read
     from localsweep.core.trial import Trial
@@ -199,8 +200,8 @@ def from_wandb_sweep(path: str) -> Source:
             f"--sweep ENTITY/PROJECT/SWEEP_ID needs W&B's API, but asking it for {path} failed: {error}; fix: "
             f"check the path, WANDB_API_KEY and the network, or use an offline sweep"
         ) from None
-    metric = sweep.config.get("metric") or {}
-    name = metric.get("name", "")
+    objective = primary(sweep.config) or Objective("")
+    name = objective.name
     points = [
         TrialPoint(r.id, r.state, dict(r.config), _number(r.summary.get(name)) if r.state == "finished" else None)
         for r in runs
@@ -209,7 +210,7 @@ def from_wandb_sweep(path: str) -> Source:
         name=sweep.name,
         sweep_id=sweep.id,
         metric_name=name or "metric",
-        goal=metric.get("goal", "minimize"),
+        goal=objective.goal,
         location=sweep.url,
         parameters=swept_parameters(sweep.config),
         trials=points,

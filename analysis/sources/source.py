@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contract.objectives import better, sort_key
+
 
 @dataclass(frozen=True)
 class RunInfo:
@@ -52,7 +54,7 @@ class SweepInfo:
         ['c', 'a']
         """
         scored = [t for t in self.trials if t.metric_value is not None]
-        return sorted(scored, key=lambda t: t.metric_value or 0.0, reverse=self.goal == "maximize")
+        return sorted(scored, key=lambda t: sort_key(self.goal, t.metric_value or 0.0))
 
     def rank(self, run_id: str) -> int | None:
         """1-based rank of ``run_id`` among the scored trials (ties share the better rank), or ``None``.
@@ -66,8 +68,7 @@ class SweepInfo:
         values = {t.run_id: t.metric_value for t in self.trials if t.metric_value is not None}
         if run_id not in values:
             return None
-        sign = 1.0 if self.goal == "maximize" else -1.0
-        return 1 + sum(1 for value in values.values() if sign * (value - values[run_id]) > 0)
+        return 1 + sum(1 for value in values.values() if better(self.goal, value, values[run_id]))
 
 
 def swept_parameters(sweep_config: dict[str, Any]) -> list[str]:

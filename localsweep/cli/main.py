@@ -283,7 +283,7 @@ def _resume(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         if args.retry_crashed:
-            crashed = [t.run_id for t in store.trials() if t.state == CRASHED and not (t.requeued or t.retried)]
+            crashed = [t.run_id for t in store.trials() if t.state == CRASHED and t.counts]
             store.mark_retried(crashed)
             print(f"retrying {len(crashed)} crashed trial(s): {' '.join(crashed) or '-'}", file=sys.stderr)
         return _run(store, args)

@@ -1,4 +1,5 @@
-"""A trial of a sweep, its states, and the one comparison of metric values under the sweep's goal.
+"""A trial of a sweep, its states, and the rules read off it: whether it counts toward the search, whether it
+scored, which is best.
 
 Pure code: nothing here touches storage, processes or wandb.
 """
@@ -10,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from contract.objectives import sort_key
 
 
 class TrialState(enum.StrEnum):
@@ -81,6 +84,12 @@ class Trial:
         return None if self.ended_at is None else self.ended_at - self.started_at
 
     @property
+    def counts(self) -> bool:
+        """Whether the trial counts toward the search (its point was searched; ``run_cap`` counts it): every trial
+        but the interrupted (``requeued``) and the retried ones, whose parameters run again in a new trial."""
+        return not (self.requeued or self.retried)
+
+    @property
     def scored(self) -> bool:
         """True when the trial measured the sweep metric: finished or stopped, with a value that is not imputed."""
         return self.state in (FINISHED, STOPPED) and self.metric_value is not None and not self.metric_imputed
@@ -91,34 +100,7 @@ def succeeded(trial: Trial, metric_name: str | None) -> bool:
     return trial.scored if metric_name is not None else trial.state in (FINISHED, STOPPED)
 
 
-def better(goal: str, value: float, than: float) -> bool:
-    """Whether ``value`` is strictly better than ``than`` under the sweep's ``metric.goal``.
-
-    >>> better("maximize", 0.9, 0.8), better("minimize", 0.9, 0.8)
-    (True, False)
-    """
-    return value > than if goal == "maximize" else value < than
-
-
-def reaches(goal: str, value: float, target: float) -> bool:
-    """Whether ``value`` meets ``target`` under ``goal`` (W&B's ``metric.target``: equal counts).
-
-    >>> reaches("maximize", 0.98, 0.98), reaches("minimize", 0.2, 0.1)
-    (True, False)
-    """
-    return not better(goal, target, value)
-
-
-def sort_key(goal: str, value: float | None) -> float:
-    """A key that sorts values best first under ``goal`` (missing values need their own key: this takes floats).
-
-    >>> sorted([0.2, 0.9, 0.5], key=lambda v: sort_key("maximize", v))
-    [0.9, 0.5, 0.2]
-    """
-    return -(value or 0.0) if goal == "maximize" else (value or 0.0)
-
-
 def best(goal: str, trials: Iterable[Trial]) -> Trial | None:
     """The scored trial with the best metric under ``goal`` (the earliest on a tie), or None."""
-    ranked = sorted((t for t in trials if t.scored), key=lambda t: (sort_key(goal, t.metric_value), t.number))
+    ranked = sorted((t for t in trials if t.scored), key=lambda t: (sort_key(goal, t.metric_value or 0.0), t.number))
     return ranked[0] if ranked else None

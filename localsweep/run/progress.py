@@ -8,8 +8,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from contract.objectives import is_multi_objective, objectives
-from localsweep.core.trial import CRASHED, FINISHED, RUNNING, STOPPED, Trial, sort_key
+from contract.objectives import is_multi_objective, objectives, sort_key
+from localsweep.core.trial import CRASHED, FINISHED, RUNNING, STOPPED, Trial
 from localsweep.search import measure, pareto
 from localsweep.storage.cache import TrialCache
 from localsweep.storage.store import SweepStore
@@ -31,7 +31,7 @@ def ranked(store: SweepStore, trials: Sequence[Trial]) -> list[Trial]:
 
     def key(t: Trial) -> tuple[int, float, int]:
         real = t.metric_value is not None and not t.metric_imputed
-        return (0 if real else 1, sort_key(store.goal, t.metric_value) if real else 0.0, t.number)
+        return (0 if real else 1, sort_key(store.goal, t.metric_value or 0.0) if real else 0.0, t.number)
 
     return sorted(trials, key=key)
 

@@ -24,7 +24,7 @@ def front(config: dict[str, Any], trials: Sequence[Trial]) -> list[Trial]:
     scored = [
         (t, [v for v in values if v is not None])
         for t in trials
-        if t.state in (FINISHED, STOPPED) and not t.requeued
+        if t.state in (FINISHED, STOPPED) and t.counts
         for values in [measure.values(config, t)]
         if None not in values
     ]

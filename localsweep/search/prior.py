@@ -36,7 +36,7 @@ def snapshot(
     records: list[dict[str, Any]] = []
     notes = []
     for store in stores:
-        done = [t for t in store.trials() if t.state in (FINISHED, STOPPED) and not t.requeued]
+        done = [t for t in store.trials() if t.state in (FINISHED, STOPPED) and t.counts]
         unfit: dict[str, int] = {}
         for trial in done:
             why = misfit(config, source, trial)

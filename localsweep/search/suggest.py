@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from contract.objectives import primary
-from localsweep.core.trial import CRASHED, FINISHED, PENDING, RUNNING, STOPPED, Trial, reaches
+from localsweep.core.trial import CRASHED, FINISHED, PENDING, RUNNING, STOPPED, Trial
 from localsweep.search import distinct, measure, prior
 from localsweep.search.custom import study as custom
 from localsweep.search.custom.source import Source
@@ -114,7 +114,7 @@ def as_sweep_run(trial: Trial, history: list[dict[str, Any]] | None = None) -> A
 def searched(trials: Sequence[Trial]) -> list[Trial]:
     """The trials the search must know about: all but the interrupted (requeued) and the retried ones, whose
     points run again."""
-    return [t for t in trials if not t.requeued and not t.retried]
+    return [t for t in trials if t.counts]
 
 
 def is_custom(config: dict[str, Any]) -> bool:
@@ -197,7 +197,7 @@ def retry(trials: Sequence[Trial]) -> dict[str, Any] | None:
     """The parameters of the first retried trial that no later trial has run again (None when none is left)."""
     for trial in trials:
         if trial.retried and not any(
-            later.number > trial.number and not later.requeued and later.params == trial.params for later in trials
+            later.number > trial.number and later.counts and later.params == trial.params for later in trials
         ):
             return trial.params
     return None
@@ -259,11 +259,3 @@ def imputed_metric(config: dict[str, Any], crashed: Trial, trials: Sequence[Tria
     runs = [as_sweep_run(t) for t in searched(trials)]
     value = bayes_search.impute(metric["goal"], metric["name"], strategy, run=as_sweep_run(crashed), runs=runs)
     return float(value) if math.isfinite(value) else None
-
-
-def reached_target(config: dict[str, Any], value: float | None) -> bool:
-    """True when ``value`` meets ``metric.target`` (W&B then starts no new runs)."""
-    metric = config.get("metric") or {}
-    if value is None or metric.get("target") is None:
-        return False
-    return reaches(metric.get("goal", "minimize"), value, metric["target"])

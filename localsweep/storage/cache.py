@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from localsweep.core.trial import Trial, TrialState, better, reaches, succeeded
+from contract.objectives import DEFAULT_GOAL, Objective, primary
+from localsweep.core.trial import Trial, TrialState, succeeded
 from localsweep.storage.store import SweepStore
 
 
@@ -14,9 +15,8 @@ class TrialCache:
 
     def __init__(self, store: SweepStore) -> None:
         self._store = store
-        self._goal, self._metric = store.goal, store.metric_name
-        target = (store.config.get("metric") or {}).get("target")
-        self._target: float | None = None if target is None else float(target)
+        self._objective = primary(store.config) or Objective("", DEFAULT_GOAL)
+        self._metric = store.metric_name
         self._rev = -1
         self._by_id: dict[str, Trial] = {}
         self._by_state: dict[TrialState, dict[str, Trial]] = {state: {} for state in TrialState}
@@ -55,19 +55,15 @@ class TrialCache:
             if (
                 self.leader is None
                 or self.leader.metric_value is None
-                or better(self._goal, new.metric_value, self.leader.metric_value)
+                or self._objective.better(new.metric_value, self.leader.metric_value)
             ):
                 self.leader = new
-            if (
-                self._target is not None
-                and self.reached is None
-                and reaches(self._goal, new.metric_value, self._target)
-            ):
+            if self.reached is None and self._objective.reached(new.metric_value):
                 self.reached = new
         self.any_succeeded = self.any_succeeded or succeeded(new, self._metric)
 
     def _count(self, trial: Trial, step: int) -> None:
-        if trial.requeued or trial.retried:  # out of the search: their points run again
+        if not trial.counts:  # out of the search: their points run again
             self.requeued += step
         else:
             self.counts[trial.state] += step

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from contract.objectives import primary
+from contract.objectives import DEFAULT_GOAL, primary
 from localsweep.core import trial as trial_module
 from localsweep.core.trial import PENDING, RUNNING, Trial, TrialState
 from localsweep.storage import lease, schema
@@ -145,7 +145,7 @@ class SweepStore:
         self.settings: dict[str, Any] = json.loads(meta["settings"])
         metric = primary(self.config)  # the one `metric`, or the first of `metrics:`
         self.metric_name: str | None = None if metric is None else metric.name
-        self.goal: str = "minimize" if metric is None else metric.goal
+        self.goal: str = DEFAULT_GOAL if metric is None else metric.goal
         self._token: str | None = None
 
     @classmethod
