@@ -80,7 +80,7 @@ def synthetic_slot(agent: Agent, env: dict[str, str]) -> SyntheticSlot:
 def synthetic_run(store: SweepStore, run_id: str, wait: bool) -> RunRecord:
     """A finished run record, as read_run would return for a trial that logged ``score`` once."""
     score = (hash(run_id) % 1000) / 1000
-    return RunRecord(run_id, store.layout.wandb_dir / "wandb" / f"offline-run-0-{run_id}", {}, [{"score": score}],
+    return RunRecord(run_id, store.layout.run_dir(run_id, "0"), {}, [{"score": score}],
                      {"score": score}, exit_code=0)  # fmt: skip
 
 

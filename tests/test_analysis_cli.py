@@ -26,6 +26,7 @@ from analysis.__main__ import main
 from analysis.stats import bootstrap
 from localsweep.core.trial import CRASHED, FINISHED, TrialState
 from localsweep.storage.store import Location, SweepStore, default_storage
+from tests.trials import start_trial
 
 _VOID = {"meta", "img", "br", "hr", "link", "input"}
 
@@ -186,7 +187,7 @@ def _store_with_trial(root: Path, state: TrialState, run_dir: Path | None, metri
         root / "s", name="s", sweep_id="abc", config=SWEEP_CONFIG, source="test", settings={}, storage=default_storage()
     )
     store.acquire_lease()
-    store.add_trial("run1", {"units": {"value": 16}, "epochs": {"value": 1}})
+    start_trial(store, "run1", {"units": {"value": 16}, "epochs": {"value": 1}})
     store.finish_trial(
         "run1",
         state=state,
@@ -279,9 +280,10 @@ def test_cli_report_on_a_real_offline_sweep(tmp_path, subprocess_env):
 
     # --log wrote a real offline wandb run of job type "analysis" with the wandb.plot tables.
     logged = result.stdout.splitlines()[-1].split()[3]
-    from localsweep.core.runlog import find_run_dir, iter_records, read_run
+    from localsweep.core.runlog import iter_records, read_run
+    from localsweep.storage.layout import SweepLayout
 
-    run_dir = find_run_dir(Path(subprocess_env["WANDB_DIR"]), logged)
+    run_dir = SweepLayout(Path(subprocess_env["WANDB_DIR"])).find_run_dir(logged)
     assert run_dir is not None
     record = read_run(run_dir)
     assert record.summary["accuracy"] == pytest.approx(report["accuracy"])

@@ -15,6 +15,7 @@ import pytest
 from localsweep.storage import lease, schema
 from localsweep.storage.lease import Holder, LeaseLostError, SweepBusyError
 from localsweep.storage.store import SCHEMA_VERSION, SweepStore
+from tests.trials import start_trial
 
 pytestmark = pytest.mark.sqlite_only  # edits the lease row with sqlite3, as another process would
 
@@ -41,8 +42,8 @@ def test_a_second_controller_is_refused_while_the_first_lives(tmp_path: Path) ->
     with pytest.raises(SweepBusyError, match=r"sweep s is being run by another controller \(pid \d+ on host "):
         second.acquire_lease()
     with pytest.raises(LeaseLostError):  # and without the lease it cannot write
-        second.add_trial("r1", {"x": {"value": 1}})
-    first.add_trial("r1", {"x": {"value": 1}})
+        second.add_pending("r1", {"x": {"value": 1}})
+    start_trial(first, "r1", {"x": {"value": 1}})
     first.release_lease()
     assert second.acquire_lease() is None  # given back: free to take
 

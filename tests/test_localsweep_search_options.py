@@ -16,7 +16,7 @@ from localsweep.search.custom.source import Source
 from localsweep.search.suggest import SearchOptions, new_settings, retry, space_size, suggest
 from localsweep.storage.cache import TrialCache
 from localsweep.storage.store import SweepStore
-from tests.trials import trial
+from tests.trials import start_trial, trial
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SPACE = "parameters:\n  x: {values: [1, 2, 3]}\n  k: {values: [a, b]}\n  epochs: {value: 3}\n"
@@ -133,7 +133,7 @@ def test_prior_snapshot_keeps_the_trials_that_fit_and_says_why_others_do_not(tmp
     earlier.acquire_lease()
     rows = [({"x": 2}, {"score": 0.5}), ({"x": 7}, {"score": 0.9}), ({"x": 1}, {}), ({"y": 1}, {"score": 0.1})]
     for i, (config, summary) in enumerate(rows):
-        earlier.add_trial(f"r{i}", {k: {"value": v} for k, v in config.items()})
+        start_trial(earlier, f"r{i}", {k: {"value": v} for k, v in config.items()})
         earlier.finish_trial(
             f"r{i}", state=FINISHED, requeued=False, exit_code=0, error=None, run_dir=None, history=[{"score": 0.1}]
             if summary else [], summary=summary, artifacts=[], metric_value=summary.get("score"), metric_imputed=False,
@@ -185,7 +185,7 @@ def test_a_store_from_before_retries_is_migrated_and_can_mark_them(tmp_path):
         tmp_path / "s", name="s", sweep_id="i", config={"method": "grid"}, source="s", settings={}
     )
     store.acquire_lease()
-    store.add_trial("r1", {"x": {"value": 1}})
+    start_trial(store, "r1", {"x": {"value": 1}})
     store.release_lease()
     store.close()
     # Version 3, as issue 13's stores were written: no `retried` column.
@@ -206,7 +206,7 @@ def test_a_retried_trial_leaves_the_agents_counts_as_it_leaves_the_search(tmp_pa
         tmp_path / "s", name="s", sweep_id="i", config={"method": "grid"}, source="s", settings={}
     )
     store.acquire_lease()
-    store.add_trial("r1", {"x": {"value": 1}})
+    start_trial(store, "r1", {"x": {"value": 1}})
     store.finish_trial(
         "r1", state=CRASHED, requeued=False, exit_code=1, error="disk full", run_dir=None, history=[], summary={},
         artifacts=[], metric_value=None, metric_imputed=False,

@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 
 from localsweep.core.runlog import read_run
+from localsweep.core.trial import Trial
 from localsweep.run.orphans import trial_processes
-from localsweep.storage.store import SweepStore, Trial
+from localsweep.storage.store import SweepStore
 from tests.conftest import stored_trials as trials
 from tests.localsweep_cli import finish, start, wait_for
 

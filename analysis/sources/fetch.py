@@ -23,7 +23,7 @@ from contract.objectives import Objective, primary
 
 if TYPE_CHECKING:  # the engine imports wandb: only where a sweep is read
     from localsweep.core.trial import Trial
-    from localsweep.storage.store import SweepStore
+    from localsweep.storage.view import SweepView
 
 PREDICTIONS_SUFFIXES = (".csv", ".parquet")
 _ONLINE_SWEEP = re.compile(r"^[\w.-]+/[\w.-]+/\w+$")
@@ -99,17 +99,17 @@ def from_offline_sweep(name_or_path: str, root: Path, storage: str | None = None
     The best run's predictions are read from its run directory; when that lies on another host (a sweep run by
     agents on many hosts), from the copy the store keeps of every finished run's predictions artifact.
     """
-    from localsweep.storage.store import Location, SweepStore, default_storage, find_sweep
+    from localsweep.storage.view import Location, SweepView, default_storage, find_sweep
 
     storage = storage or default_storage()
     path = Path(name_or_path)
     try:
         if path.suffix == ".db":
-            store = SweepStore.open(path)
+            store = SweepView.open(path)
         elif path.is_dir() or len(path.parts) > 1:  # a sweep's folder (in PostgreSQL, it may not exist here)
-            store = SweepStore.connect(Location(path.name, path.parent, storage))
+            store = SweepView.connect(Location(path.name, path.parent, storage))
         else:
-            store = SweepStore.connect(find_sweep(name_or_path, root, storage))
+            store = SweepView.connect(find_sweep(name_or_path, root, storage))
     except FileNotFoundError as error:
         raise ValueError(f"--sweep must name an offline sweep or its directory, but {error}") from None
     try:
@@ -147,7 +147,7 @@ def from_offline_sweep(name_or_path: str, root: Path, storage: str | None = None
     )
 
 
-def _from_store_copy(store: SweepStore, trial: Trial) -> Source:
+def _from_store_copy(store: SweepView, trial: Trial) -> Source:
     """The predictions of ``trial`` from the copy its sweep's store keeps."""
     artifact = next((a for a in trial.artifacts if a["type"] == schema.ARTIFACT_TYPE), None)
     names = [name for name in (artifact or {}).get("entries", {}) if Path(name).suffix in PREDICTIONS_SUFFIXES]

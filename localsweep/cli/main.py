@@ -31,7 +31,8 @@ from localsweep.search import distinct, pareto, suggest
 from localsweep.search.validate import SweepConfigError, check_sweep_config, load_sweep_config
 from localsweep.storage import DatabaseUnavailableError
 from localsweep.storage.lease import SweepBusyError
-from localsweep.storage.store import DEFAULT_ROOT, STORAGE_VAR, Location, SweepStore, default_storage, find_sweep
+from localsweep.storage.store import SweepStore
+from localsweep.storage.view import DEFAULT_ROOT, STORAGE_VAR, Location, SweepView, default_storage, find_sweep
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")  # 60: a PostgreSQL schema name is ls_<name>, 63 at most
 
@@ -189,7 +190,7 @@ def _create(args: argparse.Namespace) -> SweepStore:
         seed=args.seed,
         distinct=args.distinct,
         prior_sweeps=args.prior_sweep,
-        open_sweep=lambda name: _open(args, name),
+        open_sweep=lambda name: _view(args, name),
         workdir=Path.cwd(),
     )
     for note in notes:
@@ -263,6 +264,10 @@ def _open(args: argparse.Namespace, name: str | None) -> SweepStore:
     return SweepStore.connect(find_sweep(name, args.root, args.storage))
 
 
+def _view(args: argparse.Namespace, name: str | None) -> SweepView:
+    return SweepView.connect(find_sweep(name, args.root, args.storage))
+
+
 def _resume(args: argparse.Namespace) -> int:
     store = _locked(_open(args, args.name))
     try:
@@ -302,7 +307,7 @@ def _print_json(value: Any) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
-    store = _open(args, args.name)
+    store = _view(args, args.name)
     if args.json:
         _print_json(status_json(store))
     else:
@@ -318,7 +323,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _best(args: argparse.Namespace) -> int:
-    store = _open(args, args.name)
+    store = _view(args, args.name)
     if args.metric is None and is_multi_objective(store.config):
         return _front(store, args.json)
     metric = args.metric or store.metric_name
@@ -340,7 +345,7 @@ def _best(args: argparse.Namespace) -> int:
     return 0
 
 
-def _front(store: SweepStore, as_json: bool) -> int:
+def _front(store: SweepView, as_json: bool) -> int:
     front = pareto.front(store.config, store.trials())
     if not front:
         print(f"sweep {store.name} has no finished trial with a value for every metric yet", file=sys.stderr)
@@ -372,7 +377,7 @@ def _sync(args: argparse.Namespace) -> int:
         if later:
             print(f"{len(later)} trial(s) recorded since are not in it: {' '.join(later)}", file=sys.stderr)
         return 0
-    config_path = store.directory / "wandb-sweep.yaml"
+    config_path = store.layout.wandb_sweep_yaml
     config_path.write_text(yaml.safe_dump(store.config, sort_keys=False))
     missing = sync.missing_requirements()
     if missing:

@@ -137,9 +137,3 @@ def _config_items(items: Any) -> dict[str, Any]:
     return {
         k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in values.items() if not k.startswith("_")
     }
-
-
-def find_run_dir(wandb_dir: Path, run_id: str) -> Path | None:
-    """The run directory of ``run_id`` under ``wandb_dir`` (the ``WANDB_DIR``), or None if there is none yet."""
-    matches = sorted(Path(wandb_dir).glob(f"wandb/*run-*-{run_id}"))
-    return matches[-1] if matches else None

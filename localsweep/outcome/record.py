@@ -30,7 +30,7 @@ def read_run(store: SweepStore, run_id: str, wait: bool) -> runlog.RunRecord | N
     (at most :data:`EXIT_RECORD_WAIT_S`)."""
     deadline = time.monotonic() + (EXIT_RECORD_WAIT_S if wait else 0.0)
     while True:
-        run_dir = runlog.find_run_dir(store.layout.wandb_dir, run_id)
+        run_dir = store.layout.find_run_dir(run_id)
         record = None
         if run_dir is not None:
             try:

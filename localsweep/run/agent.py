@@ -80,18 +80,19 @@ class Agent:
         self.options = options
         self.progress = progress
         envs = slot_environments(options.workers, gpu_ids(), len(os.sched_getaffinity(0)))
-        self.running = Running(
-            store,
-            [self._slot(env) for env in envs],
-            trial_timeout=options.trial_timeout,
-            kill_on_timeout=options.function is not None,
-            event=self._event,
-        )
         self.member = Membership(
             store,
             slots=options.workers,
             workdir=str(options.workdir.resolve()),
             make_role=self._role,
+            event=self._event,
+        )
+        self.running = Running(
+            store,
+            self.member.seat,
+            [self._slot(env) for env in envs],
+            trial_timeout=options.trial_timeout,
+            kill_on_timeout=options.function is not None,
             event=self._event,
         )
         self.cache = TrialCache(store)
@@ -154,7 +155,7 @@ class Agent:
             self.running.carry_decisions(self.cache)
             for running, process in self.running.collect():
                 self._finish(running, process)
-            self.running.push_live(self.member.agent_id)
+            self.running.push_live()
             if not self.signals.received and ended is None and not self._ending:
                 self._take()
             if self.cache.changed and self.progress.live:
@@ -195,7 +196,7 @@ class Agent:
         self.member.announce(self._idle())
         if want <= 0:
             return
-        claimed = self.store.claim(self.member.agent_id, self.member.info.host, want, self.running.run_ids())
+        claimed = self.member.seat.claim(want, self.running.run_ids())
         for trial, slot in zip(claimed, free, strict=False):
             self.running.start(trial, slot)
             self.taken += 1

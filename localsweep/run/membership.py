@@ -35,6 +35,7 @@ class Membership:
         self.info = AgentInfo(
             f"{me.host}-{me.pid}-{generate_id(4)}", me.host, me.pid, me.pid_started, workdir, now, now, slots, 0, None
         )
+        self.seat = store.seat(self.info)
         self.role: Controller | None = make_role() if store.holds_lease else None
         self._idle = -1
 
@@ -45,11 +46,11 @@ class Membership:
 
     def join(self) -> None:
         """Register with the sweep."""
-        self._store.register_agent(self.info)
+        self.seat.join()
 
     def leave(self) -> None:
         """Say this agent has ended (its trials are recorded) and give the role back."""
-        self._store.leave(self.agent_id)
+        self.seat.leave()
         self._store.release_lease()
 
     def heartbeat(self, idle: int, stopping: bool) -> None:
@@ -78,7 +79,7 @@ class Membership:
     def announce(self, idle: int, force: bool = False) -> None:
         """Tell the controller how many more trials this agent would take now (at once when that changes)."""
         if force or idle != self._idle:
-            self._store.agent_heartbeat(self.agent_id, idle)
+            self.seat.heartbeat(idle)
             self._idle = idle
 
     def duties(self, cache: TrialCache) -> None:

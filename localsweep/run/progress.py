@@ -12,7 +12,7 @@ from contract.objectives import is_multi_objective, objectives, sort_key
 from localsweep.core.trial import CRASHED, FINISHED, RUNNING, STOPPED, Trial
 from localsweep.search import measure, pareto
 from localsweep.storage.cache import TrialCache
-from localsweep.storage.store import SweepStore
+from localsweep.storage.view import SweepView
 
 
 def _fmt(value: float | None) -> str:
@@ -26,7 +26,7 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m{secs:02d}s"
 
 
-def ranked(store: SweepStore, trials: Sequence[Trial]) -> list[Trial]:
+def ranked(store: SweepView, trials: Sequence[Trial]) -> list[Trial]:
     """Trials best first by the sweep metric (imputed and missing values last), then in start order."""
 
     def key(t: Trial) -> tuple[int, float, int]:
@@ -36,7 +36,7 @@ def ranked(store: SweepStore, trials: Sequence[Trial]) -> list[Trial]:
     return sorted(trials, key=key)
 
 
-def table(store: SweepStore, trials: Sequence[Trial], controller_alive: bool = True) -> str:
+def table(store: SweepView, trials: Sequence[Trial], controller_alive: bool = True) -> str:
     """A plain-text table of ``trials`` sorted by the metric, one row per trial.
 
     A running trial shows how long it has run so far (``1m05s+``); when no live controller holds the sweep, its
@@ -67,7 +67,7 @@ def table(store: SweepStore, trials: Sequence[Trial], controller_alive: bool = T
     return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]) for row in rows)
 
 
-def trial_json(store: SweepStore, trial: Trial) -> dict[str, Any]:
+def trial_json(store: SweepView, trial: Trial) -> dict[str, Any]:
     """One trial as JSON-ready values (what ``best --json`` prints and the analysis package reads)."""
     return {
         "sweep_name": store.name,
@@ -95,7 +95,7 @@ def trial_json(store: SweepStore, trial: Trial) -> dict[str, Any]:
     }
 
 
-def controller_line(store: SweepStore) -> str:
+def controller_line(store: SweepView) -> str:
     """Who runs the sweep now: ``controller: pid 12 on host h, heartbeat 1 s ago`` or why nobody does."""
     holder, dead = store.controller()
     if holder is None:
@@ -106,7 +106,7 @@ def controller_line(store: SweepStore) -> str:
     return f"controller: running ({described})"
 
 
-def controller_json(store: SweepStore) -> dict[str, Any] | None:
+def controller_json(store: SweepView) -> dict[str, Any] | None:
     """The controller holding the sweep (``alive`` False with ``dead_because`` when it is dead), or None."""
     holder, dead = store.controller()
     if holder is None:
@@ -121,7 +121,7 @@ def controller_json(store: SweepStore) -> dict[str, Any] | None:
     }
 
 
-def status_json(store: SweepStore) -> dict[str, Any]:
+def status_json(store: SweepView) -> dict[str, Any]:
     """The whole sweep: its settings, controller, counts per state, best trial and every trial."""
     trials = store.trials()
     best = store.best_trial()
@@ -146,7 +146,7 @@ def status_json(store: SweepStore) -> dict[str, Any]:
 class Progress:
     """A one-line live display on a terminal; on anything else (CI logs, files) one plain line per event."""
 
-    def __init__(self, store: SweepStore, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, store: SweepView, stream: TextIO = sys.stderr) -> None:
         self._store = store
         self._stream = stream
         self.live = stream.isatty()

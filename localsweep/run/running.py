@@ -15,6 +15,7 @@ from localsweep.core.trial import Trial
 from localsweep.outcome.decide import Ending
 from localsweep.search import suggest
 from localsweep.storage.cache import TrialCache
+from localsweep.storage.seat import AgentSeat
 from localsweep.storage.store import SweepStore
 from localsweep.workers import rungs
 from localsweep.workers.handoff import TrialTask, read_live_history
@@ -52,6 +53,7 @@ class Running:
     def __init__(
         self,
         store: SweepStore,
+        seat: AgentSeat,
         slots: list[Slot],
         *,
         trial_timeout: float | None,
@@ -59,6 +61,7 @@ class Running:
         event: Callable[[str], None],
     ) -> None:
         self._store = store
+        self._seat = seat
         self._config = store.config
         self._project: str | None = store.config.get("project")
         self.slots = slots
@@ -89,7 +92,7 @@ class Running:
         task = TrialTask.create(layout, self._store.sweep_id, trial.run_id, trial.params, self._project, waits)
         slot.start(task)
         if slot.pid is not None:
-            self._store.set_pid(trial.run_id, slot.pid)
+            self._seat.set_pid(trial.run_id, slot.pid)
         self._trials[trial.run_id] = RunningTrial(trial.run_id, slot, live_path, time.monotonic())
 
     def interrupt(self, hurry: bool) -> bool:
@@ -126,14 +129,14 @@ class Running:
                 rungs.decide(running.live_path, trial.decided)
                 running.decided = trial.decided
 
-    def push_live(self, agent_id: str) -> None:
+    def push_live(self) -> None:
         """Put what each trial has logged so far into the store, where early termination reads it (any host)."""
         if not suggest.stops_early(self._config):
             return
         for running in self._trials.values():
             live: list[dict[str, Any]] = read_live_history(running.live_path)
             if len(live) > running.pushed:
-                self._store.push_history(running.run_id, agent_id, live)
+                self._seat.push_history(running.run_id, live)
                 running.pushed = len(live)
 
     def collect(self) -> list[tuple[RunningTrial, Outcome]]:

@@ -23,13 +23,13 @@ from localsweep.search import measure
 from localsweep.search.custom.source import Source
 from localsweep.search.custom.space import translate
 from localsweep.search.custom.study import Engine
-from localsweep.storage.store import SweepStore
+from localsweep.storage.view import SweepView
 
 _ABSENT = object()
 
 
 def snapshot(
-    config: dict[str, Any], source: Source | None, stores: Iterable[SweepStore]
+    config: dict[str, Any], source: Source | None, stores: Iterable[SweepView]
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The trials of the earlier sweeps in ``stores`` that fit ``config``, as records for the settings, and one
     line per sweep saying how many fitted and why the others did not."""

@@ -25,7 +25,7 @@ from localsweep.search import distinct, measure, prior
 from localsweep.search.custom import study as custom
 from localsweep.search.custom.source import Source
 from localsweep.search.wandb_engine import bayes_search, plain, schema, sweeps
-from localsweep.storage.store import SweepStore
+from localsweep.storage.view import SweepView
 
 _STATES = {
     PENDING: sweeps.RunState.pending,  # suggested, not yet started: a grid must not suggest its point again
@@ -59,7 +59,7 @@ class SearchOptions:
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> SearchOptions:
-        """The options a sweep was created with (``SweepStore.settings``)."""
+        """The options a sweep was created with (``SweepView.settings``)."""
         source = settings.get("scheduler_source")
         return cls(
             seed=settings.get("seed"),
@@ -75,7 +75,7 @@ def new_settings(
     seed: int | None,
     distinct: bool,
     prior_sweeps: Sequence[str],
-    open_sweep: Callable[[str], SweepStore],
+    open_sweep: Callable[[str], SweepView],
     workdir: Path,
 ) -> tuple[dict[str, Any], list[str]]:
     """The search settings a new sweep keeps (for :meth:`SearchOptions.from_settings`), and what to tell the user

@@ -7,13 +7,13 @@ from collections import Counter
 
 from contract.objectives import DEFAULT_GOAL, Objective, primary
 from localsweep.core.trial import Trial, TrialState, succeeded
-from localsweep.storage.store import SweepStore
+from localsweep.storage.view import SweepView
 
 
 class TrialCache:
     """The trials of ``store``, refreshed by reading only the rows that changed since the last read."""
 
-    def __init__(self, store: SweepStore) -> None:
+    def __init__(self, store: SweepView) -> None:
         self._store = store
         self._objective = primary(store.config) or Objective("", DEFAULT_GOAL)
         self._metric = store.metric_name

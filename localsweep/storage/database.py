@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from localsweep.storage.layout import DB_NAME
+
 T = TypeVar("T")
 SCHEMA_PREFIX = "ls_"
 _RETRY_FIRST_S, _RETRY_MAX_S = 0.2, 5.0
@@ -296,7 +298,7 @@ def open_database(storage: str | None, directory: Path, name: str) -> Database:
         When ``storage`` is neither None nor a ``postgresql://`` URL.
     """
     if storage is None:
-        return SqliteDatabase(directory / "sweep.db")
+        return SqliteDatabase(directory / DB_NAME)
     if is_postgres(storage):
         return PostgresDatabase(storage, name)
     raise ValueError(

@@ -3,10 +3,11 @@
 ::
 
     <root>/<name>/sweep.db                     the store (trials, settings, the controller's lease)
-    <root>/<name>/wandb/offline-run-*-<id>/    each trial's wandb offline run (WANDB_DIR is the sweep folder)
+    <root>/<name>/wandb/offline-run-<ts>-<id>/ each trial's wandb offline run (WANDB_DIR is the sweep folder)
     <root>/<name>/wandb/sweep-<id>/config-<run id>.yaml   the parameter file, where `wandb agent` writes it
     <root>/<name>/logs/<run id>.log            each trial's output
     <root>/<name>/live/<run id>.jsonl          each trial's wandb.log calls as they happen (early termination)
+    <root>/<name>/wandb-sweep.yaml             the sweep's YAML as `sync` hands it to W&B
 """
 
 from __future__ import annotations
@@ -49,3 +50,17 @@ class SweepLayout:
     def param_path(self, sweep_id: str, run_id: str) -> Path:
         """Where ``wandb agent`` would write a trial's parameter file (``Agent._command_run``), under WANDB_DIR."""
         return self.wandb_dir / "wandb" / f"sweep-{sweep_id}" / f"config-{run_id}.yaml"
+
+    def run_dir(self, run_id: str, started: str) -> Path:
+        """Where wandb puts the offline run ``run_id`` that started at ``started`` (``YYYYmmdd_HHMMSS``)."""
+        return self.wandb_dir / "wandb" / f"offline-run-{started}-{run_id}"
+
+    def find_run_dir(self, run_id: str) -> Path | None:
+        """The wandb run directory of ``run_id`` (offline, or online and synced), or None if there is none yet."""
+        matches = sorted((self.wandb_dir / "wandb").glob(f"*run-*-{run_id}"))
+        return matches[-1] if matches else None
+
+    @property
+    def wandb_sweep_yaml(self) -> Path:
+        """The sweep's YAML as ``sync`` hands it to W&B (``wandb sweep --prior_run ... FILE``)."""
+        return self.directory / "wandb-sweep.yaml"
