@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from contract.objectives import Objective
@@ -46,6 +48,19 @@ def test_suggest_with_a_seed_reproduces_random_suggestions_nested_included():
     assert len({s["lr"]["value"] for s in first}) == 3
     assert first[0]["block"]["value"]["units"] in (32, 64, 128)
     assert isinstance(first[0]["lr"]["value"], float)  # a Python float, not a numpy scalar
+
+
+@pytest.mark.parametrize("config", [RANDOM, BAYES])
+def test_a_seeded_suggestion_leaves_the_process_generators_as_they_were(config: dict[str, Any]) -> None:
+    # W&B's engine draws from Python's and numpy's global generators: a pooled trial in the same process must not
+    # find them reseeded.
+    random.seed(123)
+    np.random.seed(123)
+    expected = (random.random(), float(np.random.random()))
+    random.seed(123)
+    np.random.seed(123)
+    suggest(config, [trial(1, FINISHED, {"lr": 0.1, "units": 32}, summary={"acc": 0.5})], SearchOptions(seed=0))
+    assert (random.random(), float(np.random.random())) == expected
 
 
 def test_suggest_with_nearby_seeds_gives_independent_sweeps():

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from localsweep.core.trial import CRASHED, FINISHED, PENDING, RUNNING, STOPPED, 
 from localsweep.search import distinct, measure, prior
 from localsweep.search.custom import study as custom
 from localsweep.search.custom.source import Source
-from localsweep.search.wandb_engine import bayes_search, plain, schema, sweeps
+from localsweep.search.wandb_engine import bayes_search, plain, schema, seeded, sweeps
 from localsweep.storage.view import SweepView
 
 _STATES = {
@@ -144,9 +143,9 @@ def suggest(
     (a grid, or a ``--distinct`` space, has run every point).
 
     First come the parameters of crashed trials that ``resume --retry-crashed`` marked, once each. Otherwise the
-    method proposes: W&B's engine after seeding numpy's and Python's global generators (bayes and random draw from
-    them), or Optuna with a seeded sampler. With ``distinct``, a proposal already run is drawn again with the next
-    seed, up to :data:`ATTEMPTS` times, then a point not yet run is taken at random.
+    method proposes: W&B's engine with numpy's and Python's global generators seeded for that one call (bayes and
+    random draw from them), or Optuna with a seeded sampler. With ``distinct``, a proposal already run is drawn again
+    with the next seed, up to :data:`ATTEMPTS` times, then a point not yet run is taken at random.
     """
     options = options or SearchOptions()
     again = retry(trials)
@@ -180,11 +179,8 @@ def _propose(
     # converting thousands of trials to SweepRuns for it keeps a suggestion's cost flat in the sweep's size.
     runs = [] if config.get("method") == "random" else [as_sweep_run(t) for t in known]
     for attempt in range(attempts):
-        seed = _seed(options.seed, count, attempt)
-        if seed is not None:
-            random.seed(seed)
-            np.random.seed(seed)
-        run = sweeps.next_run(config, runs, validate=_VALIDATE)
+        with seeded(_seed(options.seed, count, attempt)):
+            run = sweeps.next_run(config, runs, validate=_VALIDATE)
         if run is None:
             return None  # a grid with every point run
         params: dict[str, Any] = plain(run.config)

@@ -8,8 +8,11 @@ The modules are imported by name because this project's own ``sweeps/`` folder (
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import random
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -33,3 +36,21 @@ def plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     return value
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None) -> Iterator[None]:
+    """W&B's random and bayes search draw from Python's and numpy's process-wide generators: seed both for one call
+    of the engine (``seed`` None: leave them as they are), then put back what they held, so nothing else in the
+    process (a pooled trial's own draws, say) sees its generators reseeded."""
+    if seed is None:
+        yield
+        return
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
