@@ -10,11 +10,15 @@ best run, the trainer's restored epoch) uses the *primary* objective: the one ``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 Goal = Literal["minimize", "maximize"]
+OBJECTIVE_VAR = "LOCALSWEEP_OBJECTIVE"
+"""How a trial learns what its sweep optimises: the primary objective as JSON (``{"name": ..., "goal": ...}``), set
+by the offline engine for every trial (W&B's agent tells a run nothing of the kind)."""
 DEFAULT_GOAL: Goal = "minimize"
 """W&B's default ``metric.goal``."""
 
@@ -113,3 +117,36 @@ def find(config: Mapping[str, Any], name: str) -> Objective | None:
 def is_multi_objective(config: Mapping[str, Any]) -> bool:
     """True for a ``metrics:`` list (two or more objectives)."""
     return len(objectives(config)) > 1
+
+
+def environment(config: Mapping[str, Any]) -> dict[str, str]:
+    """What tells a trial of the sweep ``config`` its primary objective (nothing for a sweep without a metric).
+
+    >>> environment({"metric": {"name": "val_loss", "goal": "minimize"}})
+    {'LOCALSWEEP_OBJECTIVE': '{"name": "val_loss", "goal": "minimize"}'}
+    """
+    found = primary(config)
+    return {} if found is None else {OBJECTIVE_VAR: json.dumps({"name": found.name, "goal": found.goal})}
+
+
+def from_environment(environ: Mapping[str, str]) -> Objective | None:
+    """The objective :func:`environment` handed this process, or None (not a trial of an offline sweep).
+
+    Raises
+    ------
+    ValueError
+        When the variable is set but is not an objective.
+    """
+    text = environ.get(OBJECTIVE_VAR)
+    if not text:
+        return None
+    try:
+        found = Objective.of(json.loads(text))
+    except (ValueError, TypeError, KeyError):
+        found = None
+    if found is None or found.goal not in ("minimize", "maximize"):
+        raise ValueError(
+            f'{OBJECTIVE_VAR} must be JSON like {{"name": "val_loss", "goal": "minimize"}}, but got {text!r}; '
+            f"unset it or fix it"
+        )
+    return found

@@ -71,6 +71,7 @@ def test_grid_sweep_runs_each_point_once_passing_parameters_like_wandb_agent(tmp
             "WANDB_SWEEP_ID": None,  # not recorded in the run: `wandb sync` would fail on an unknown sweep
             "LOCALSWEEP_SWEEP_ID": store.sweep_id,
             "WANDB_DIR": str((tmp_path / "g").resolve()),
+            "LOCALSWEEP_OBJECTIVE": '{"name": "score", "goal": "maximize"}',  # what the trainer restores its epoch by
         }
         assert echo["threads"] == str(max(1, len(os.sched_getaffinity(0)) // 2))
         assert echo["run_sweep_id"] is None  # the run record names no sweep

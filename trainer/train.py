@@ -18,6 +18,7 @@ from sklearn.metrics import roc_auc_score
 from wandb.integration.keras import WandbMetricsLogger
 
 from contract import predictions as predictions_schema
+from contract.objectives import Objective, from_environment
 from trainer import provenance
 from trainer.config import TrainConfig
 from trainer.data import check_source, load_dataset
@@ -33,6 +34,33 @@ MODEL_METRICS = {"model_parameters": "min", "latency_ms_per_example": "min"}
 """What the trainer logs once per run, before training, for multi-objective sweeps (accuracy against size or
 speed): the model's parameter count and its inference time per example (``trainer.model.latency_ms_per_example``)."""
 TEST_METRICS = ("test/accuracy", "test/loss", "test/auroc_macro")
+DEFAULT_RESTORE = Objective("val_accuracy", "maximize")
+"""The epoch a run keeps when its sweep names no per-epoch objective (or it runs outside an offline sweep)."""
+
+
+def restore_objective(environ: Mapping[str, str]) -> Objective:
+    """The metric and goal that choose the epoch whose weights the run keeps (and that early stopping watches):
+    the sweep's primary objective when the offline engine names one of :data:`OBJECTIVES`, else
+    :data:`DEFAULT_RESTORE` — so the predictions a report explains come from the epoch the sweep ranked.
+
+    >>> restore_objective({"LOCALSWEEP_OBJECTIVE": '{"name": "val_loss", "goal": "minimize"}'})
+    Objective(name='val_loss', goal='minimize', target=None)
+    >>> restore_objective({}).name
+    'val_accuracy'
+    """
+    objective = from_environment(environ)
+    return objective if objective is not None and objective.name in OBJECTIVES else DEFAULT_RESTORE
+
+
+def early_stopping(config: TrainConfig, objective: Objective) -> keras.callbacks.EarlyStopping:
+    """Keeps the weights of the best epoch by ``objective`` (and stops after ``early_stopping_patience`` epochs
+    without a better one; 0: never stops early)."""
+    return keras.callbacks.EarlyStopping(
+        monitor=objective.name,
+        mode="max" if objective.maximize else "min",
+        patience=config.early_stopping_patience or config.epochs,
+        restore_best_weights=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -115,6 +143,7 @@ class ObjectiveLogger(keras.callbacks.Callback):
             "val_loss": float(logs["val_loss"]),
             "val_auroc": macro_auroc(self._y_val, probabilities),
         }
+        logs["val_auroc"] = row["val_auroc"]  # for EarlyStopping, later in the list, when the sweep ranks by it
         self._run.log(row, commit=False)  # WandbMetricsLogger, next in the list, commits the step
 
 
@@ -192,12 +221,7 @@ def _fit_and_log(run: Any, config: TrainConfig, stop: StopRequest) -> RunResult:
         config,
         callbacks=[
             ObjectiveLogger(run, split.x_val, split.y_val),
-            keras.callbacks.EarlyStopping(
-                monitor="val_accuracy",
-                mode="max",
-                patience=config.early_stopping_patience or config.epochs,
-                restore_best_weights=True,
-            ),
+            early_stopping(config, restore_objective(os.environ)),
             WandbMetricsLogger(log_freq="epoch"),
             _StopOnRequest(stop),
         ],

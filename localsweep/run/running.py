@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contract import objectives
 from localsweep.core.trial import Trial
 from localsweep.outcome.decide import Ending
 from localsweep.search import suggest
@@ -88,8 +89,8 @@ class Running:
         """Start a trial the store gave this agent, in a free slot."""
         layout = self._store.layout
         live_path = layout.live_path(trial.run_id)
-        waits = rungs.environment(self._config, live_path)
-        task = TrialTask.create(layout, self._store.sweep_id, trial.run_id, trial.params, self._project, waits)
+        extra = rungs.environment(self._config, live_path) | objectives.environment(self._config)
+        task = TrialTask.create(layout, self._store.sweep_id, trial.run_id, trial.params, self._project, extra)
         slot.start(task)
         if slot.pid is not None:
             self._seat.set_pid(trial.run_id, slot.pid)

@@ -30,7 +30,14 @@ def main() -> None:
         "config": config,
         "env": {
             k: os.environ.get(k)
-            for k in ("WANDB_MODE", "WANDB_RUN_ID", "WANDB_SWEEP_ID", "LOCALSWEEP_SWEEP_ID", "WANDB_DIR")
+            for k in (
+                "WANDB_MODE",
+                "WANDB_RUN_ID",
+                "WANDB_SWEEP_ID",
+                "LOCALSWEEP_SWEEP_ID",
+                "WANDB_DIR",
+                "LOCALSWEEP_OBJECTIVE",
+            )
         },
         "param_file": Path(os.environ["WANDB_SWEEP_PARAM_PATH"]).read_text(),
         "run_id": run.id,
