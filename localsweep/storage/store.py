@@ -3,7 +3,7 @@
 Every change is one transaction, so a ``kill -9`` at any moment leaves the old or the new state. Every write takes
 one of three paths, and its method says which:
 
-- *fenced by the lease* (:meth:`SweepStore._fenced`): what the controller decides — suggestions, early
+- *fenced by the lease* (:meth:`ControllerLease.fenced`): what the controller decides — suggestions, early
   termination, giving up a dead agent's trial, settings, the sync bookkeeping — is written only while the lease is
   still this process's own, so a controller that was cut off and comes back late changes nothing;
 - *fenced by the owner*: how a trial ended (:meth:`SweepStore.finish_trial`) and its live history are taken only
@@ -77,23 +77,8 @@ class SweepStore(SweepView):
         ``settings`` are the run options ``resume`` and agents reuse (seed, function, working directory).
         """
         db = open_database(storage, directory, name)
-        meta = {
-            "name": name,
-            "sweep_id": sweep_id,
-            "created_at": repr(time.time()),
-            "source": source,
-            "config": json.dumps(config),
-            "settings": json.dumps(settings),
-            "schema_version": str(SCHEMA_VERSION),
-            "rev": "0",
-        }
-
-        def rows(cursor: Cursor) -> None:
-            for key, value in meta.items():
-                cursor.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
-
         try:
-            db.create(schema.statements(db), rows)
+            db.create(schema.statements(db), _first_meta(name, sweep_id, config, source, settings))
         except FileExistsError as err:
             raise FileExistsError(
                 f"{err}: continue it with `python -m localsweep resume {name}` or choose another --name"
@@ -119,9 +104,6 @@ class SweepStore(SweepView):
         """Give the controller role back (best effort; a no-op when it is not ours)."""
         self._lease.release()
 
-    def _fenced(self, work: Callable[[Cursor], Any]) -> Any:
-        return self._lease.fenced(work)
-
     # -- what the controller decides (fenced by its lease) ----------------------------------------------------
 
     def add_pending(self, run_id: str, params: dict[str, Any]) -> int:
@@ -141,11 +123,11 @@ class SweepStore(SweepView):
             )
             return number
 
-        return int(self._fenced(add))
+        return int(self._lease.fenced(add))
 
     def request_stop(self, run_id: str) -> None:
         """Early termination decided to stop a running trial; its agent ends it."""
-        self._fenced(lambda c: touch(c, "stop_requested = 1", run_id))
+        self._lease.fenced(lambda c: touch(c, "stop_requested = 1", run_id))
 
     def set_decided(self, run_ids: list[str], lengths: list[int]) -> None:
         """Early termination has judged these trials up to these history lengths (they may go past a rung)."""
@@ -155,7 +137,7 @@ class SweepStore(SweepView):
                 touch(cursor, "decided = ?", run_id, (length,))
 
         if run_ids:
-            self._fenced(write)
+            self._lease.fenced(write)
 
     def mark_retried(self, run_ids: list[str]) -> None:
         """Take crashed trials out of the search so that their parameters run again (``resume --retry-crashed``)."""
@@ -165,22 +147,22 @@ class SweepStore(SweepView):
                 touch(cursor, "retried = 1", run_id)
 
         if run_ids:
-            self._fenced(write)
+            self._lease.fenced(write)
 
     def update_settings(self, **changes: Any) -> None:
         """Change stored run options (``resume --trial-timeout`` replaces the one given to ``run``)."""
         settings = {**self.settings, **changes}
-        self._fenced(lambda c: set_meta(c, "settings", json.dumps(settings)))
+        self._lease.fenced(lambda c: set_meta(c, "settings", json.dumps(settings)))
         self.settings = settings
 
     def record_uploaded(self, run_ids: list[str]) -> None:
         """Add run ids to those uploaded."""
         done = sorted({*self.uploaded(), *run_ids})
-        self._fenced(lambda c: set_meta(c, "uploaded", json.dumps(done)))
+        self._lease.fenced(lambda c: set_meta(c, "uploaded", json.dumps(done)))
 
     def record_wandb_sweep(self, path: str, run_ids: list[str]) -> None:
         """Remember the W&B sweep that holds the uploaded runs."""
-        self._fenced(lambda c: set_meta(c, "wandb_sweep", json.dumps({"path": path, "run_ids": run_ids})))
+        self._lease.fenced(lambda c: set_meta(c, "wandb_sweep", json.dumps({"path": path, "run_ids": run_ids})))
 
     # -- the sweep's end, which any process may decide (a trial refusing its parameters, say) ----------------
 
@@ -198,7 +180,7 @@ class SweepStore(SweepView):
 
     def reopen(self) -> None:
         """Clear a recorded end, so that ``resume`` continues the sweep (fenced: the controller does this)."""
-        self._fenced(lambda c: c.execute("DELETE FROM meta WHERE key = 'ended'"))
+        self._lease.fenced(lambda c: c.execute("DELETE FROM meta WHERE key = 'ended'"))
 
     # -- an agent's own rows and results (storage/seat.py) -------------------------------------------------
 
@@ -256,7 +238,7 @@ class SweepStore(SweepView):
             row = cursor.fetchone()
             return row is not None and row[0] == ended_at  # committed before, the answer lost with the connection
 
-        return bool(self._db.transaction(write) if owner is not None else self._fenced(write))
+        return bool(self._db.transaction(write) if owner is not None else self._lease.fenced(write))
 
     # -- small outputs, readable from any host ----------------------------------------------------------------
 
@@ -269,3 +251,25 @@ class SweepStore(SweepView):
             cursor.execute("INSERT INTO files (run_id, name, data) VALUES (?, ?, ?)", (run_id, name, packed))
 
         self._db.transaction(write)
+
+
+def _first_meta(
+    name: str, sweep_id: str, config: dict[str, Any], source: str, settings: dict[str, Any]
+) -> Callable[[Cursor], None]:
+    """What a new sweep's ``meta`` table starts with."""
+    meta = {
+        "name": name,
+        "sweep_id": sweep_id,
+        "created_at": repr(time.time()),
+        "source": source,
+        "config": json.dumps(config),
+        "settings": json.dumps(settings),
+        "schema_version": str(SCHEMA_VERSION),
+        "rev": "0",
+    }
+
+    def rows(cursor: Cursor) -> None:
+        for key, value in meta.items():
+            cursor.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    return rows
