@@ -13,6 +13,7 @@ import yaml
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from localsweep.core.trial import CRASHED, FINISHED, RUNNING, STOPPED
+from localsweep.search.custom import study as study_module
 from localsweep.search.custom.check import violations
 from localsweep.search.custom.source import Source
 from localsweep.search.custom.space import Space, translate
@@ -224,3 +225,51 @@ def test_front_and_best_along_honour_each_metrics_goal():
 def test_translate_refuses_a_flat_name_that_a_nested_parameter_also_has():
     _, problems = translate({"a.b": {"values": [1]}, "a": {"parameters": {"b": {"values": [2]}}}})
     assert problems == ["parameters.a.b: a top-level parameter and a nested one both have this dotted name; rename one"]
+
+
+def _sweep_of_decisions(config: dict[str, Any], source: Source | None, rebuild: bool) -> list[Any]:
+    """Twelve suggestions and pruning checks as a controller makes them: each suggestion becomes a pending trial,
+    then runs (two steps, judged after each) and finishes; ``rebuild`` drops the kept study before every decision."""
+    known: list[Any] = []
+    decisions: list[Any] = []
+    for number in range(1, 13):
+        if rebuild:
+            study_module._kept.clear()
+        params = next_params(config, known, source, seed=number, accept=lambda p: True, attempts=1)
+        assert params is not None
+        x = params["x"]["value"]
+        known.append(trial(number, RUNNING, {"x": x}))
+        history = [{"score": x * step} for step in (1, 2)]
+        for steps in (1, 2):
+            if rebuild:
+                study_module._kept.clear()
+            decisions.append(to_prune(config, {f"run{number}": history[:steps]}, known, source))
+        known[-1] = trial(number, FINISHED, {"x": x}, history=history, summary={"score": 2 * x})
+        decisions.append(params)
+    return decisions
+
+
+@pytest.mark.parametrize("optimizer", ["", "optimizer: median", "optimizer: seeded_halving"])
+def test_the_kept_study_decides_as_a_study_rebuilt_for_every_decision(optimizer):
+    # One study kept across decisions (told only what changed) must suggest and prune exactly as the study rebuilt
+    # from the store before each decision, which is what a controller taking over does (trials here run one at a
+    # time, so start order is also the order in which their steps arrive).
+    config = custom("  x: {min: 0.0, max: 9.0}\n", optimizer)
+    source = Source.read(config["scheduler"], REPO_ROOT) if optimizer else None
+    kept = _sweep_of_decisions(config, source, rebuild=False)
+    assert kept == _sweep_of_decisions(config, source, rebuild=True)
+    pruned = [d for d in kept if isinstance(d, list) and d]
+    assert bool(pruned) == bool(optimizer)  # with a pruner, some trials were pruned: the verdicts were compared
+
+
+def test_the_kept_study_is_reused_and_rebuilt_when_a_trial_leaves_the_search():
+    config = custom("  x: {min: 0.0, max: 9.0}\n")
+    engine = Engine.load(config, None)
+    known = [trial(i, FINISHED, {"x": float(i)}, summary={"score": float(i)}) for i in (1, 2, 3)]
+    first = study_module.kept_study(engine, known, {})
+    again = study_module.kept_study(engine, [*known, trial(4, RUNNING, {"x": 4.0})], {})
+    assert again is first  # one more trial: told, not rebuilt
+    assert len(again.study.trials) == 4
+    left = study_module.kept_study(engine, [known[0], known[2]], {})  # trial 2 interrupted: out of the search
+    assert left is not first
+    assert [t.params for t in left.study.trials] == [{"x": 1.0}, {"x": 3.0}]

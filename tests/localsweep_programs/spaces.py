@@ -37,3 +37,8 @@ def returns_config(trial: optuna.Trial) -> dict[str, float]:
 def raises(trial: optuna.Trial) -> None:
     """A search space with a bug."""
     trial.suggest_float("x", 0.0, 1.0 / 0)
+
+
+def seeded_halving(seed: int | None) -> optuna.pruners.BasePruner:
+    """Successive halving from the first step (the better half at each rung), with the sweep's seeded TPE."""
+    return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=2)

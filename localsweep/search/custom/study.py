@@ -1,22 +1,26 @@
-"""Optuna decides ``method: custom``: a study rebuilt from the sweep's trials before every decision.
+"""Optuna decides ``method: custom``: one study kept across the sweep's decisions, told only what changed.
 
-The store is the only state (a resumed sweep, or a controller on another host, continues from it). Before each
-suggestion and each pruning check, every trial the search knows (prior sweeps' first, then this sweep's, in start
-order, so each keeps its Optuna trial number) is replayed into a fresh in-memory study through ``enqueue_trial`` +
-``ask``: its parameters with their distributions (the YAML's ``parameters``; for a define-by-run space, those
-``search_space`` suggests when called with an ``optuna.trial.FixedTrial`` of the trial's config), its metric per
-step as ``report(value, step)``, then its ending: finished → COMPLETE with its objective value(s), stopped →
-PRUNED, crashed (or finished without every objective) → FAIL, pending or running → left RUNNING.
+The store is the only durable state; the study is a cache of it. Every trial the search knows (prior sweeps' first,
+then this sweep's, in start order, so each keeps its Optuna trial number) enters the study through
+``enqueue_trial`` + ``ask``: its parameters with their distributions (the YAML's ``parameters``; for a define-by-run
+space, those ``search_space`` suggests when called with an ``optuna.trial.FixedTrial`` of the trial's config), its
+metric per step as ``report(value, step)`` as the steps arrive, then its ending once: finished → COMPLETE with its
+objective value(s), stopped → PRUNED, crashed (or finished without every objective) → FAIL; pending or running
+trials stay RUNNING. Before each decision only the trials that changed are told (the agent's trial cache hands
+over the same objects for unchanged trials); a trial that left the search (interrupted, retried), or a process
+that never held the study (``resume``, a controller taking over on another host), rebuilds it from the store.
 
-- Suggesting: the replayed trials are added to a study with the sweep's sampler, which is asked once.
-- Pruning (one objective only: Optuna's ``Trial.report`` refuses multi-objective studies): the replay study has
-  the sweep's pruner and, unless the pruner is one that keeps nothing in the study (median, percentile,
-  threshold, Wilcoxon), asks it after every step of every ended trial, as an objective reporting each epoch would
-  (successive halving and hyperband record their rungs then); then each running trial is judged at its latest
-  step from the live history, which is what ``trial.should_prune()`` after that step's ``report`` would answer.
+- Suggesting: the study, with the sweep's sampler for this decision, is asked; the suggestion becomes the next
+  pending trial, which the study then already holds.
+- Pruning (one objective only: Optuna's ``Trial.report`` refuses multi-objective studies): each new step of a
+  trial is reported, and — unless the pruner keeps nothing in the study (median, percentile, threshold,
+  Wilcoxon) — judged right away, as an objective reporting each epoch would (successive halving and hyperband
+  record their rungs then); each running trial's verdict is the pruner's at its latest step. A study rebuilt
+  after a takeover judges the steps in start order, so rung values recorded while trials ran side by side may
+  differ slightly from the study it replaces.
 
 Samplers that keep their state in trial or study system attributes (NSGA-II/III, CMA-ES, QMC, grid) would restart
-from scratch in every rebuilt study, so they are refused. The default sampler is TPE for one objective and for
+from scratch in a rebuilt study, so they are refused. The default sampler is TPE for one objective and for
 several (Optuna's TPE is multi-objective): it learns only from the trials' parameters and values.
 """
 
@@ -59,6 +63,10 @@ _STATELESS_PRUNERS = (
 )
 """Pruners whose verdicts depend only on the trials' reported values (no rungs kept in the study), so the ended
 trials need not be judged again when the study is rebuilt."""
+
+_REPLAYED = RandomSampler()
+"""The sampler of a kept study between suggestions: known trials are enqueued with their parameters, so it only
+ever hands those back."""
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial on stderr otherwise
 
@@ -128,8 +136,9 @@ class Engine:
         """A suggested trial's config in W&B's form (``{"lr": {"value": 0.01}}``), the constants included."""
         return {key: {"value": value} for key, value in self.space.config(trial.params).items()}
 
-    def ask(self, study: optuna.Study) -> dict[str, Any]:
-        """Ask ``study`` for a trial: the YAML's parameters first, then the define-by-run function's."""
+    def ask(self, study: optuna.Study) -> tuple[optuna.Trial, dict[str, Any]]:
+        """Ask ``study`` for a trial: the YAML's parameters first, then the define-by-run function's; the trial and
+        its config in W&B's form."""
         trial = study.ask(self.space.distributions)
         search_space = self.function("search_space")
         if search_space is not None:
@@ -139,7 +148,7 @@ class Engine:
                     f"{self.scheduler['search_space']}() must only call trial.suggest_* and return None (each "
                     f"suggestion is a config key), but returned {type(returned).__name__}"
                 )
-        return self.params(trial)
+        return trial, self.params(trial)
 
 
 @functools.lru_cache(maxsize=8)
@@ -167,33 +176,112 @@ def _study(engine: Engine, sampler: BaseSampler, pruner: BasePruner) -> optuna.S
     )
 
 
+class KeptStudy:
+    """The study of one custom sweep, kept across decisions; :meth:`sync` tells it what changed in ``known``."""
+
+    def __init__(self, engine: Engine, pruner: BasePruner) -> None:
+        self.engine = engine
+        self.study = _study(engine, _REPLAYED, pruner)  # the sampler is set for each suggestion
+        self.stale = False  # it holds refused suggestions: the next decision rebuilds it
+        self._single = len(engine.objectives) == 1
+        self._judge = self._single and not isinstance(pruner, _STATELESS_PRUNERS)
+        self._known: list[Trial] = []  # in study order, the objects last seen
+        self._trials: list[optuna.Trial] = []
+        self._reported: list[int] = []  # steps reported of each
+        self._pruned: dict[str, bool] = {}  # a running trial's verdict at its latest judged step
+        self._asked: tuple[optuna.Trial, dict[str, Any]] | None = None  # the suggestion not yet a known trial
+
+    def sync(self, known: Sequence[Trial], live: dict[str, list[dict[str, Any]]]) -> bool:
+        """Tell the study what changed in ``known`` (start order; ``live``: running trials' history so far, which
+        wins over the stored one); False when the study cannot follow (a trial left, or an ended one changed)."""
+        if len(known) < len(self._known):
+            return False
+        for index, trial in enumerate(known):
+            if index < len(self._known):
+                old = self._known[index]
+                if old is trial and trial.run_id not in live:
+                    continue
+                if old.run_id != trial.run_id or old.params != trial.params:
+                    return False
+                if old.state not in (PENDING, RUNNING):
+                    if old != trial:
+                        return False
+                    self._known[index] = trial
+                    continue
+                self._known[index] = trial
+            elif self._asked is not None:
+                if trial.params != self._asked[1]:
+                    return False  # the suggestion never became this trial: it would stay RUNNING in the study
+                self._add(trial, self._asked[0])
+            else:
+                self._add(trial, self._enqueue(trial))
+            self._advance(index, trial, live.get(trial.run_id))
+        return self._asked is None  # a suggestion no trial took would stay RUNNING in the study
+
+    def _enqueue(self, trial: Trial) -> optuna.Trial:
+        config = trial.config
+        distributions = self.engine.distributions(config)
+        values = {**config, **self.engine.space.values(config)}
+        self.study.enqueue_trial({name: values[name] for name in distributions})
+        return self.study.ask(distributions)
+
+    def _add(self, trial: Trial, optuna_trial: optuna.Trial) -> None:
+        self._asked = None
+        self._known.append(trial)
+        self._trials.append(optuna_trial)
+        self._reported.append(0)
+
+    def _advance(self, index: int, trial: Trial, live: list[dict[str, Any]] | None) -> None:
+        optuna_trial = self._trials[index]
+        if self._single:
+            steps = measure.steps(self.engine.objectives[0].name, trial.history if live is None else live)
+            for step, value in enumerate(steps[self._reported[index] :], self._reported[index] + 1):
+                optuna_trial.report(value, step)
+                if self._judge:
+                    self._pruned[trial.run_id] = optuna_trial.should_prune()
+            self._reported[index] = max(self._reported[index], len(steps))
+        if trial.state not in (PENDING, RUNNING):
+            _tell(self.study, optuna_trial, trial, self.engine.objectives)
+            self._pruned.pop(trial.run_id, None)
+
+    def running(self) -> dict[str, optuna.Trial]:
+        """The Optuna trial of each pending or running trial, by run id."""
+        return {t.run_id: o for t, o in zip(self._known, self._trials, strict=True) if t.state in (PENDING, RUNNING)}
+
+    def pruned(self, run_id: str, trial: optuna.Trial) -> bool:
+        """The pruner's verdict on a running trial at its latest reported step."""
+        if not self._judge:
+            return trial.should_prune()  # a pruner that keeps nothing in the study: judged now, at the latest step
+        return self._pruned.get(run_id, False)
+
+    def ask(
+        self, sampler: BaseSampler, accept: Callable[[dict[str, Any]], bool], attempts: int
+    ) -> dict[str, Any] | None:
+        """The sampler's next parameters (the first of up to ``attempts`` that ``accept`` takes), or None. Each
+        refused suggestion stays RUNNING while the others are drawn, which TPE's constant liar (on by default)
+        treats as a bad result, steering the next one away from it; the study is then :attr:`stale`."""
+        self.study.sampler = sampler
+        try:
+            for _ in range(attempts):
+                trial, params = self.engine.ask(self.study)
+                if accept(params):
+                    self._asked = (trial, params)
+                    return params
+                self.stale = True
+            return None
+        finally:
+            self.study.sampler = _REPLAYED  # known trials enter with their own parameters: nothing to sample
+
+
 def replay(
     engine: Engine, known: Sequence[Trial], live: dict[str, list[dict[str, Any]]], pruner: BasePruner
 ) -> tuple[optuna.Study, dict[str, optuna.Trial]]:
-    """A study holding ``known`` (start order), and the Optuna trial of each pending or running one (left RUNNING).
-
-    ``live`` maps running trials' run ids to the history they have logged so far (it wins over the stored one).
-    """
-    study = _study(engine, RandomSampler(), pruner)  # the sampler is never asked: every trial is enqueued
-    single = len(engine.objectives) == 1
-    judge = single and not isinstance(pruner, _STATELESS_PRUNERS)
-    running: dict[str, optuna.Trial] = {}
-    for known_trial in known:
-        config = known_trial.config
-        distributions = engine.distributions(config)
-        values = {**config, **engine.space.values(config)}
-        study.enqueue_trial({name: values[name] for name in distributions})
-        trial = study.ask(distributions)
-        history = live.get(known_trial.run_id, known_trial.history)
-        for step, value in enumerate(measure.steps(engine.objectives[0].name, history) if single else [], 1):
-            trial.report(value, step)
-            if judge and known_trial.state not in (PENDING, RUNNING):
-                trial.should_prune()  # recorded for its side effects on the study (e.g. successive halving rungs)
-        if known_trial.state in (PENDING, RUNNING):
-            running[known_trial.run_id] = trial
-        else:
-            _tell(study, trial, known_trial, engine.objectives)
-    return study, running
+    """A study built from scratch holding ``known`` (start order), and the Optuna trial of each pending or running
+    one (left RUNNING). ``live`` maps running trials' run ids to the history logged so far (it wins over the stored
+    one)."""
+    kept = KeptStudy(engine, pruner)
+    kept.sync(known, live)
+    return kept.study, kept.running()
 
 
 def _tell(study: optuna.Study, trial: optuna.Trial, known: Trial, goals: list[Objective]) -> None:
@@ -209,6 +297,22 @@ def _tell(study: optuna.Study, trial: optuna.Trial, known: Trial, goals: list[Ob
             study.tell(trial, [v for v in values if v is not None])
 
 
+_kept: list[KeptStudy] = []
+"""The kept study of the custom sweep this process decides for (a controller decides for one sweep)."""
+
+
+def kept_study(engine: Engine, known: Sequence[Trial], live: dict[str, list[dict[str, Any]]]) -> KeptStudy:
+    """The sweep's kept study told what changed in ``known``, or a new one built from it when there is none, it is
+    another sweep's, or it cannot follow."""
+    kept = _kept[0] if _kept else None
+    if kept is None or kept.engine is not engine or kept.stale or not kept.sync(known, live):
+        _, pruner = engine.parts(seed=None)
+        kept = KeptStudy(engine, pruner)
+        kept.sync(known, live)
+        _kept[:] = [kept]
+    return kept
+
+
 def next_params(
     config: dict[str, Any],
     known: Sequence[Trial],
@@ -218,18 +322,10 @@ def next_params(
     attempts: int,
 ) -> dict[str, Any] | None:
     """The sampler's next parameters in W&B's form, the first of up to ``attempts`` suggestions that ``accept``
-    takes (None when it takes none). Each refused suggestion stays RUNNING in the study, which TPE's constant liar
-    (on by default) treats as a bad result, steering the next one away from it."""
+    takes (None when it takes none)."""
     engine = Engine.load(config, source)
     sampler, _ = engine.parts(seed)
-    replayed, _ = replay(engine, known, {}, NopPruner())
-    study = _study(engine, sampler, NopPruner())
-    study.add_trials(replayed.trials)
-    for _ in range(attempts):
-        params = engine.ask(study)
-        if accept(params):
-            return params
-    return None
+    return kept_study(engine, known, {}).ask(sampler, accept, attempts)
 
 
 def to_prune(
@@ -240,5 +336,5 @@ def to_prune(
     _, pruner = engine.parts(seed=None)
     if len(engine.objectives) != 1 or isinstance(pruner, NopPruner):
         return []
-    _, running = replay(engine, known, live, pruner)
-    return [run_id for run_id, trial in running.items() if run_id in live and trial.should_prune()]
+    kept = kept_study(engine, known, live)
+    return [run_id for run_id, trial in kept.running().items() if run_id in live and kept.pruned(run_id, trial)]
