@@ -174,6 +174,41 @@ def test_cli_bad_sources_exit_2(tmp_path, monkeypatch, capsys, args, message):
     assert re.search(message, err), err
 
 
+def _table(y_true: np.ndarray, n_classes: int, seed: int = 0) -> pd.DataFrame:
+    proba = np.random.default_rng(seed).dirichlet(np.ones(n_classes), size=y_true.size)
+    frame = pd.DataFrame({"index": np.arange(y_true.size), "y_true": y_true, "y_pred": proba.argmax(axis=1)})
+    for k in range(n_classes):
+        frame[f"prob_{k}"] = proba[:, k]
+    return frame
+
+
+ABSENT_CLASSES = [
+    ("one_row.csv", np.array([3]), 10),
+    ("five_rows.csv", np.array([1, 4, 4, 7, 9]), 10),
+    ("one_class.csv", np.full(30, 6), 10),
+    ("binary_without_1.csv", np.zeros(20, dtype=np.int64), 2),
+    ("binary_without_1.parquet", np.zeros(20, dtype=np.int64), 2),
+]
+
+
+@pytest.mark.parametrize(("name", "y_true", "n_classes"), ABSENT_CLASSES)
+def test_cli_report_with_classes_absent_from_y_true(tmp_path, capsys, name, y_true, n_classes):
+    frame = _table(y_true, n_classes)
+    path = tmp_path / name
+    frame.to_parquet(path) if name.endswith(".parquet") else frame.to_csv(path, index=False)
+    assert main(["report", "--predictions", str(path), "--out", str(tmp_path / "r"), "--resamples", "20"]) == 0
+    assert capsys.readouterr().err == ""
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    absent = sorted(set(range(n_classes)) - set(y_true.tolist()))
+    for k in absent:
+        assert report["per_class"][k]["auroc"] is None
+        assert report["per_class"][k]["average_precision"] is None
+        assert report["undefined"][f"auroc[{k}]"] == f"class {k} is absent from y_true (support 0)"
+    assert report["auroc"]["macro"] is None
+    assert report["uncertainty"]["resamples"] == 20
+    assert report["accuracy"] == pytest.approx(np.mean(frame["y_true"] == frame["y_pred"]), abs=1e-12)
+
+
 SWEEP_CONFIG = {
     "method": "grid",
     "metric": {"name": "val_accuracy", "goal": "maximize"},

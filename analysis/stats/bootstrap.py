@@ -115,7 +115,14 @@ def _at_least(ranked: np.ndarray, values: np.ndarray, strictly: bool = False) ->
 
 
 def _group_ends(descending_scores: np.ndarray) -> np.ndarray:
-    """End positions (exclusive) of each run of equal scores in a descending array."""
+    """End positions (exclusive) of each run of equal scores in a descending array; none for no scores (a class
+    absent from ``y_true`` has no positives, one that every row has no negatives).
+
+    >>> _group_ends(np.array([0.9, 0.9, 0.5])).tolist(), _group_ends(np.array([])).tolist()
+    ([2, 3], [])
+    """
+    if descending_scores.size == 0:
+        return np.empty(0, dtype=np.intp)
     return np.flatnonzero(np.r_[descending_scores[1:] != descending_scores[:-1], True]) + 1
 
 
@@ -133,7 +140,7 @@ def _sort_class(score: np.ndarray, is_positive: np.ndarray, true_scores: np.ndar
         _at_least(negative_scores, true_scores, strictly=True),
         _at_least(positive_scores, positive_scores[::-1]),
         np.repeat(np.arange(negative_ends.size), np.diff(np.r_[0, negative_ends])),
-        np.r_[0, negative_ends[:-1]],
+        np.r_[0, negative_ends][:-1],
         negative_ends,
         _at_least(positive_scores, negative_values, strictly=True),
         _at_least(positive_scores, negative_values),
