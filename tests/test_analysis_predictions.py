@@ -58,7 +58,10 @@ BAD_TABLES = [
     ("index,y_true,y_pred,prob_0,prob_1\n", "must have at least one row"),
     ("index,y_true,prob_0,prob_1\n0,0,0.5,0.5\n", r"\['y_pred'\] is missing"),
     ("index,y_true,y_pred,prob_0\n0,0,0,1.0\n", "at least 2, integer class labels.*found 1"),
-    ("index,y_true,y_pred,prob_a,prob_b\n0,0,0,0.5,0.5\n", "found 0"),
+    ("index,y_true,y_pred,prob_a,prob_b\n0,0,0,0.5,0.5\n", r"but found prob_a; fix: name each class by its integer"),
+    # The prefix is the writer's: prob_00 is not how class 0's column is spelt, and would be looked up as prob_0.
+    ("index,y_true,y_pred,prob_00,prob_01\n0,0,0,0.5,0.5\n", r"but found prob_00; fix: rename it prob_0\b"),
+    ("index,y_true,y_pred,prob_0,prob_+1\n0,0,0,0.5,0.5\n", r"but found prob_\+1; fix: rename it prob_1\b"),
     ("index,y_true,y_pred,prob_0,prob_1\n0,0,0,,0.5\n", r"must be finite numbers, but prob_0 = nan at row 0"),
     ("index,y_true,y_pred,prob_0,prob_1\n0,0,0,nan,0.5\n", r"must be finite numbers, but prob_0 = nan at row 0"),
     ("index,y_true,y_pred,prob_0,prob_1\n0,0,0,0.5,0.5\n1,1,1,-0.2,1.2\n", r"prob_0 = -0.2 at row 1 .*logits"),
@@ -83,6 +86,18 @@ BAD_TABLES = [
 def test_read_predictions_rejects_bad_tables(tmp_path, text, match):
     with pytest.raises(ValueError, match=match):
         read_predictions(_write(tmp_path, text))
+
+
+def test_read_predictions_refuses_zero_padded_prob_columns_of_ten_classes(tmp_path):
+    frame = pd.DataFrame({"index": range(20), "y_true": np.arange(20) % 10, "y_pred": np.arange(20) % 10})
+    for k in range(10):
+        frame[f"prob_{k:02d}"] = 0.1
+    frame.to_csv(tmp_path / "p.csv", index=False)
+    frame.to_parquet(tmp_path / "p.parquet")
+    refusal = r"as the trainer writes it, prob_<label>.*, but found prob_00; fix: rename it prob_0 "
+    for path in (tmp_path / "p.csv", tmp_path / "p.parquet"):
+        with pytest.raises(ValueError, match=refusal):
+            read_predictions(path)
 
 
 def test_read_predictions_rejects_a_missing_file(tmp_path):
