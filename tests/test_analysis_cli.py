@@ -10,6 +10,7 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -207,6 +208,64 @@ def test_cli_report_with_classes_absent_from_y_true(tmp_path, capsys, name, y_tr
     assert report["auroc"]["macro"] is None
     assert report["uncertainty"]["resamples"] == 20
     assert report["accuracy"] == pytest.approx(np.mean(frame["y_true"] == frame["y_pred"]), abs=1e-12)
+
+
+def _tree(root: Path) -> dict[str, bytes | None]:
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
+
+
+def _block_markdown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk fills up when report.md is written (after the PNGs and report.html)."""
+    for method in ("write_text", "write_bytes"):
+        original = getattr(Path, method)
+
+        def full(self: Path, data: Any, *args: Any, original: Any = original, **kwargs: Any) -> int:
+            if self.name == "report.md":
+                raise OSError(28, "No space left on device", str(self))
+            return int(original(self, data, *args, **kwargs))
+
+        monkeypatch.setattr(Path, method, full)
+
+
+@pytest.mark.parametrize(
+    ("out", "prepare", "message"),
+    [
+        ("taken", lambda root: (root / "taken").write_text("mine\n"), r"taken is a file"),
+        ("taken/sub", lambda root: (root / "taken").write_text("mine\n"), r"taken is a file"),
+        ("r", lambda root: (root / "r" / "report.html").mkdir(parents=True), r"report\.html is a directory"),
+        ("/proc/analysis-report", lambda root: None, r"/proc/analysis-report"),
+    ],
+)
+@pytest.mark.parametrize("command", ["report", "compare"])
+def test_cli_unwritable_out_exits_2_and_writes_nothing(tmp_path, monkeypatch, capsys, command, out, prepare, message):
+    monkeypatch.chdir(tmp_path)
+    _predictions_csv(tmp_path / "p.csv", n_rows=40)
+    prepare(tmp_path)
+    before = _tree(tmp_path)
+    sources = ["--predictions", "p.csv"] if command == "report" else ["p.csv", "p.csv"]
+    assert main([command, *sources, "--resamples", "0", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"analysis: error: the report's folder --out must be a writable directory, but {out}")
+    assert re.search(message, err), err
+    assert "fix: " in err
+    assert len(err.splitlines()) == 1
+    assert _tree(tmp_path) == before
+
+
+def test_cli_report_that_fails_half_way_leaves_nothing(tmp_path, monkeypatch, capsys):
+    _predictions_csv(tmp_path / "p.csv", n_rows=40)
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "report.html").write_text("the previous report\n")
+    before = _tree(tmp_path)
+    _block_markdown(monkeypatch)
+    assert (
+        main(["report", "--predictions", str(tmp_path / "p.csv"), "--resamples", "0", "--out", str(tmp_path / "r")])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "No space left on device" in err
+    assert len(err.splitlines()) == 1
+    assert _tree(tmp_path) == before
 
 
 SWEEP_CONFIG = {

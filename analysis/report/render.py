@@ -4,12 +4,19 @@ the JSON summary."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
+import os
 import re
+import shutil
+import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+REPORT_FILES = ("report.html", "report.md", "report.json")
 
 
 def number(value: Any) -> str:
@@ -148,16 +155,79 @@ def render_html(title: str, sections: list[Section], images: dict[str, bytes]) -
     )
 
 
+def _unwritable(directory: Path, why: str) -> ValueError:
+    return ValueError(
+        f"the report's folder --out must be a writable directory, but {directory}: {why}; fix: pass --out a new "
+        f"folder, or a directory you can write to"
+    )
+
+
+def check_output(directory: Path, files: Iterable[str] = REPORT_FILES) -> None:
+    """Refuse an output folder the report's ``files`` cannot be written into, before any work is done: a file
+    where the folder (or a folder above it) should be, a folder where a report file should be, or a folder this
+    user cannot write.
+
+    Raises
+    ------
+    ValueError
+        Naming the folder, why, and the fix.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> taken = Path(tempfile.mkdtemp()) / "taken"
+    >>> _ = taken.write_text("")
+    >>> check_output(taken / "sub")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: the report's folder --out must be a writable directory, but .../taken/sub: .../taken is a file; \
+fix: pass --out a new folder, or a directory you can write to
+    """
+    existing = next(path for path in (directory, *directory.parents) if path.exists() or path == path.parent)
+    if not existing.is_dir():
+        raise _unwritable(directory, f"{existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise _unwritable(directory, f"{existing} is not writable by this user")
+    blocked = [directory / name for name in files if (directory / name).is_dir()]
+    if blocked:
+        raise _unwritable(directory, f"{blocked[0]} is a directory")
+
+
 def write_report(
     directory: Path, title: str, sections: list[Section], summary: dict[str, Any], images: dict[str, bytes]
 ) -> dict[str, Path]:
-    """Write ``report.html``, ``report.md``, ``report.json`` and the PNGs into ``directory``; return the paths."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write ``report.html``, ``report.md``, ``report.json`` and the PNGs into ``directory``; return the paths.
+
+    Every file is first written into a staging folder inside ``directory``, then moved into place: a failure
+    (a full disk, a file where the folder should be) leaves no new or changed file, nor a folder this call made.
+
+    Raises
+    ------
+    ValueError
+        If ``directory`` cannot be written (``check_output``), or a write fails; naming the folder and why.
+    """
     image_files = {name: f"{re.sub(r'[^a-z0-9_]', '_', name)}.png" for name in images}
-    for name, file in image_files.items():
-        (directory / file).write_bytes(images[name])
-    paths = {kind: directory / f"report.{kind}" for kind in ("html", "md", "json")}
-    paths["html"].write_text(render_html(title, sections, images), encoding="utf-8")
-    paths["md"].write_text(render_markdown(title, sections, image_files), encoding="utf-8")
-    paths["json"].write_text(json.dumps(summary, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    return paths
+    contents = {file: images[name] for name, file in image_files.items()}
+    contents |= {
+        "report.html": render_html(title, sections, images).encode("utf-8"),
+        "report.md": render_markdown(title, sections, image_files).encode("utf-8"),
+        "report.json": (json.dumps(summary, indent=1, allow_nan=False) + "\n").encode("utf-8"),
+    }
+    check_output(directory, contents)
+    created = [path for path in (directory, *directory.parents) if not path.exists()]
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".report-", dir=directory))
+        try:
+            for file, data in contents.items():
+                (staging / file).write_bytes(data)
+            for file in contents:  # renames within one folder: each file appears whole
+                os.replace(staging / file, directory / file)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except OSError as error:
+        for path in created:  # innermost first; only the folders this call made, empty again
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise _unwritable(directory, f"cannot write {error.filename or directory}: {error.strerror}") from None
+    return {kind: directory / f"report.{kind}" for kind in ("html", "md", "json")}
