@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from markdown_it import MarkdownIt
 from sklearn.metrics import (
     brier_score_loss,
     confusion_matrix,
@@ -23,7 +24,9 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from analysis import pipeline
 from analysis.__main__ import main
+from analysis.sources.source import RunInfo, Source
 from analysis.stats import bootstrap
 from localsweep.store import Location, SweepStore, default_storage
 from localsweep.trial import CRASHED, FINISHED, TrialState
@@ -266,6 +269,59 @@ def test_cli_report_that_fails_half_way_leaves_nothing(tmp_path, monkeypatch, ca
     assert "No space left on device" in err
     assert len(err.splitlines()) == 1
     assert _tree(tmp_path) == before
+
+
+class _Rendered(HTMLParser):
+    """The tags of rendered Markdown, and the text of each table row's cells."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.rows: list[list[str]] = []
+        self.in_cell = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.rows[-1].append("")
+            self.in_cell = True
+
+    def handle_endtag(self, tag: str) -> None:
+        self.in_cell = self.in_cell and tag not in ("td", "th")
+
+    def handle_data(self, data: str) -> None:
+        if self.in_cell:
+            self.rows[-1][-1] += data
+
+
+HOSTILE_CONFIG = {
+    "activation": "<script>alert(1)</script>",
+    "optimizer": '<img src=x onerror="alert(1)">',
+    "schedule": "λ=0.9 · Größe 日本",
+    "tag": "[x](javascript:alert(1)) *bold* _it_ `code` a|b &amp; \\ ![i](http://tracker/p.png)",
+    "learning_rate": 0.001,
+}
+
+
+def test_report_markdown_shows_config_values_as_written(tmp_path):
+    _predictions_csv(tmp_path / "p.csv", n_rows=40)
+    run = RunInfo("r1", "<b>bold-run</b>", "finished", HOSTILE_CONFIG, {}, "here")
+    analysis = pipeline.analyse(Source(tmp_path / "p.csv", "test", run=run), resamples=0)
+    markdown = pipeline.write(analysis, tmp_path / "r")["md"].read_text(encoding="utf-8")
+    assert "\\u03bb" not in markdown
+    # Rendered as GitHub does (CommonMark with tables, inline HTML allowed): no markup comes from a value.
+    rendered = _Rendered()
+    rendered.feed(MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown))
+    tags = {tag for tag, _ in rendered.tags}
+    assert not tags & {"script", "a", "em", "strong", "code", "b"}, tags
+    images = [str(attrs["src"]) for tag, attrs in rendered.tags if tag == "img"]
+    assert images
+    assert all(re.fullmatch(r"[a-z_]+\.png", src) for src in images), images
+    shown = {row[0]: row[1] for row in rendered.rows if len(row) == 2}
+    for key, value in HOSTILE_CONFIG.items():
+        assert shown[key] == json.dumps(value, ensure_ascii=False), key
 
 
 SWEEP_CONFIG = {

@@ -68,6 +68,27 @@ class Section:
         return re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-")
 
 
+# CommonMark's inline markup, backslash-escaped so that a value shows as written. Brackets make a link or image
+# only as "](" or "][" (this document defines no references, and a "[" that starts it could define one), and an
+# underscore inside a word (learning_rate) opens no emphasis: escaping only those keeps "[0.91, 0.95]" readable.
+_MARKUP = re.compile(r"[\\`*|~]|\](?=[(\[])|^\[|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def markdown_text(text: str) -> str:
+    """``text`` as Markdown that shows it as written: markup characters escaped, ``&``, ``<`` and ``>`` as entities
+    (Markdown previewers render inline HTML), line breaks as spaces (a table row is one line).
+
+    Examples
+    --------
+    >>> print(markdown_text('<img src=x onerror="alert(1)"> a|b *c* _d_ learning_rate λ'))
+    &lt;img src=x onerror="alert(1)"&gt; a\\|b \\*c\\* \\_d\\_ learning_rate λ
+    >>> print(markdown_text("![i](http://t/p.png) [0.91, 0.95] recall[2]"))
+    ![i\\](http://t/p.png) [0.91, 0.95] recall[2]
+    """
+    escaped = _MARKUP.sub(lambda match: "\\" + match.group(0), " ".join(text.splitlines()))
+    return html.escape(escaped, quote=False)
+
+
 def render_markdown(title: str, sections: list[Section], image_files: dict[str, str]) -> str:
     """The report as Markdown, with images referenced by their file names.
 
@@ -87,14 +108,19 @@ def render_markdown(title: str, sections: list[Section], image_files: dict[str, 
     ![F](f.png)
     <BLANKLINE>
     """
-    lines = [f"# {title}", ""]
+    lines = [f"# {markdown_text(title)}", ""]
     for section in sections:
-        lines += [f"## {section.title}", "", section.intro, ""] if section.intro else [f"## {section.title}", ""]
+        lines += [f"## {markdown_text(section.title)}", ""]
+        lines += [markdown_text(section.intro), ""] if section.intro else []
         if section.rows:
-            lines += ["| " + " | ".join(section.header) + " |", "|" + "---|" * len(section.header)]
-            lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in section.rows]
+            lines += ["| " + " | ".join(map(markdown_text, section.header)) + " |", "|" + "---|" * len(section.header)]
+            lines += ["| " + " | ".join(map(markdown_text, row)) + " |" for row in section.rows]
             lines.append("")
-        lines += [f"![{caption}]({image_files[name]})\n" for name, caption in section.figures if name in image_files]
+        lines += [
+            f"![{markdown_text(caption)}]({image_files[name]})\n"
+            for name, caption in section.figures
+            if name in image_files
+        ]
     return "\n".join(lines)
 
 
