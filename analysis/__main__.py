@@ -105,7 +105,10 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    a, b = (fetch.resolve(spec, args.sweeps_root, args.storage) for spec in (args.a, args.b))
+    a, b = (
+        fetch.resolve(spec, args.sweeps_root, args.storage, f"compare's {role}")
+        for spec, role in ((args.a, "A"), (args.b, "B"))
+    )
     resamples = bootstrap.RESAMPLES if args.resamples is None else args.resamples
     if resamples < 0:
         raise ValueError(f"`--resamples >= 0` must hold, but got {resamples}; fix: pass e.g. 1000, or 0 for none")

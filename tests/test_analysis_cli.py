@@ -163,6 +163,7 @@ def test_cli_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path, subproce
     ("args", "message"),
     [
         (["--predictions", "missing.csv"], "must exist, but missing.csv does not"),
+        (["--predictions", "."], r"must be a CSV or Parquet file, but \. is a directory; fix: pass the table file"),
         (["--predictions", "p.csv", "--positive-class", "7"], r"one of the classes \[0, 1, 2\], but got 7"),
         (["--sweep", "me/project/abc123"], "WANDB_MODE=offline forbids the server"),
         (["--sweep", "nosuch", "--sweeps-root", "sweeps"], "sweep 'nosuch' not found"),

@@ -136,6 +136,31 @@ def test_compare_with_a_class_absent_from_y_true(tmp_path, capsys):
     assert "nan" not in printed.out
 
 
+@pytest.mark.parametrize(
+    ("spec", "why"),
+    [
+        ("nosuch.csv", "but nosuch.csv does not exist; fix: check the path"),
+        ("nosuch.parquet", "but nosuch.parquet does not exist; fix: check the path"),
+        ("notes.txt", r"but notes\.txt is neither \.csv nor \.parquet"),
+        ("nosuch", "sweep 'nosuch' not found"),
+    ],
+)
+def test_compare_says_what_it_accepts(crafted, monkeypatch, capsys, spec, why):
+    path_a = crafted[0]
+    monkeypatch.chdir(path_a.parent)
+    (path_a.parent / "notes.txt").write_text("not a table\n")
+    assert main(["compare", "a.csv", spec, "--out", "o"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "analysis: error: compare's B must be a predictions file (.csv or .parquet), an offline run directory, or a "
+        "sweep (a name under --sweeps-root, its directory, or ENTITY/PROJECT/SWEEP_ID), "
+    ), err
+    assert re.search(why, err), err
+    assert "--sweep " not in err
+    assert len(err.splitlines()) == 1
+    assert not (path_a.parent / "o").exists()
+
+
 @pytest.mark.slow
 def test_compare_two_real_tiny_runs(tmp_path, subprocess_env):
     run_dirs = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +105,40 @@ def test_read_predictions_refuses_zero_padded_prob_columns_of_ten_classes(tmp_pa
 def test_read_predictions_rejects_a_missing_file(tmp_path):
     with pytest.raises(ValueError, match=r"must exist, but .*nope\.csv does not"):
         read_predictions(tmp_path / "nope.csv")
+
+
+def test_read_predictions_says_a_directory_is_a_directory(tmp_path):
+    with pytest.raises(ValueError, match=r"must be a CSV or Parquet file, but .* is a directory; fix: pass the table"):
+        read_predictions(tmp_path)
+
+
+def _binary(tmp_path: Path) -> dict[str, bytes]:
+    csv = GOOD.encode()
+    parquet = tmp_path / "real.parquet"
+    pd.read_csv(io.BytesIO(csv)).to_parquet(parquet)
+    return {
+        "png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4,
+        "gzip": gzip.compress(csv * 50),
+        "random": np.random.default_rng(0).bytes(4000),
+        "parquet": parquet.read_bytes(),
+        "latin-1": "index,y_true,y_pred,prob_0,prob_1,Größe\n0,0,0,0.5,0.5,1\n".encode("latin-1"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["png", "gzip", "random", "parquet", "latin-1"])
+def test_read_predictions_refuses_a_binary_file_without_printing_its_bytes(tmp_path, kind):
+    path = tmp_path / "p.csv"
+    path.write_bytes(_binary(tmp_path)[kind])
+    with pytest.raises(
+        ValueError, match=r"must be a CSV \(UTF-8 text\) or Parquet file, but .*p\.csv is not text"
+    ) as error:
+        read_predictions(path)
+    message = str(error.value)
+    assert message.isascii(), message
+    assert message.isprintable(), message
+    assert len(message) < 400, message
+    if kind == "parquet":
+        assert message.endswith("(it is a Parquet file); fix: name it p.parquet")
 
 
 def test_read_predictions_rejects_a_non_parquet_file(tmp_path):
