@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from analysis import compare, pipeline
+from analysis.report.render import check_output
 from analysis.sources import fetch
 from analysis.sources.source import Source
 from analysis.stats import bootstrap
@@ -82,10 +83,11 @@ def _source(args: argparse.Namespace) -> Source:
 
 def _report(args: argparse.Namespace) -> int:
     source = _source(args)
+    out = args.out or DEFAULT_OUT / (source.run.run_id if source.run else source.predictions_path.stem)
+    check_output(out)  # before the work: a 10M-row report takes a while
     analysis = pipeline.analyse(
         source, args.positive_class, args.target_precision, args.target_recall, args.resamples, args.seed
     )
-    out = args.out or DEFAULT_OUT / (source.run.run_id if source.run else source.predictions_path.stem)
     for kind, path in pipeline.write(analysis, out).items():
         print(f"{kind}: {path}")
     if args.log:
@@ -103,15 +105,20 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    a, b = (fetch.resolve(spec, args.sweeps_root, args.storage) for spec in (args.a, args.b))
+    a, b = (
+        fetch.resolve(spec, args.sweeps_root, args.storage, f"compare's {role}")
+        for spec, role in ((args.a, "A"), (args.b, "B"))
+    )
     resamples = bootstrap.RESAMPLES if args.resamples is None else args.resamples
     if resamples < 0:
         raise ValueError(f"`--resamples >= 0` must hold, but got {resamples}; fix: pass e.g. 1000, or 0 for none")
-    result = compare.compare(a, b, resamples, args.seed)
     out = args.out or DEFAULT_OUT / f"compare-{compare.name_of(a)}-vs-{compare.name_of(b)}"
+    check_output(out)
+    result = compare.compare(a, b, resamples, args.seed)
+    written = compare.write(result, out)  # first: a folder it cannot write is the one line printed
     for line in result.summary["verdict"]:
         print(line)
-    for kind, path in compare.write(result, out).items():
+    for kind, path in written.items():
         print(f"{kind}: {path}")
     return 0
 

@@ -79,6 +79,10 @@ def verdict(names: tuple[str, str], test: McNemar, differences: list[PairedDiffe
 accurate']
     >>> verdict(("a", "b"), McNemar(80, 0, 40, 3, 1.8e-12, 38.0, 7e-10), [])[0].split("; ")[1]
     'p = 1.8e-12 < 0.05: b is more accurate'
+    >>> nan = float("nan")
+    >>> verdict(("a", "b"), test, [PairedDifference("auroc_macro", nan, nan, nan, nan, nan, nan, np.empty(0))])[1]
+    'paired bootstrap: auroc_macro is undefined for a and b on all rows (e.g. a class absent from y_true has no \
+AUROC): nothing to compare'
 
     """
     a, b = names
@@ -96,6 +100,19 @@ accurate']
         else:
             lines.append(f"McNemar (exact): {counts} >= {SIGNIFICANCE}: no significant difference in accuracy")
     for d in differences:
+        if np.isnan(d.difference):
+            which = " and ".join(name for name, value in ((a, d.a), (b, d.b)) if np.isnan(value))
+            lines.append(
+                f"paired bootstrap: {d.metric} is undefined for {which} on all rows (e.g. a class absent from "
+                f"y_true has no AUROC): nothing to compare"
+            )
+            continue
+        if np.isnan(d.low):
+            lines.append(
+                f"paired bootstrap: {d.metric} {b} - {a} = {d.difference:+.4f}, but it is undefined in every "
+                f"resample: no interval"
+            )
+            continue
         change = f"{d.metric} {b} - {a} = {d.difference:+.4f}, 95% CI [{d.low:+.4f}, {d.high:+.4f}]"
         if d.low > 0 or d.high < 0:
             lines.append(f"paired bootstrap: {change}: {b if d.low > 0 else a} is better")

@@ -29,7 +29,7 @@ PROB_PREFIX = "prob_"
 ROW_SUM_TOLERANCE = 1e-3
 """Softmax outputs in float32 sum to 1 within ~1e-6; anything further off is not a probability row."""
 
-_PROB_COLUMN = re.compile(rf"^{PROB_PREFIX}(-?\d+)$")
+_PROB_COLUMN = re.compile(rf"^{PROB_PREFIX}([-+]?\d+)$")
 
 
 def prob_column(label: int) -> str:
@@ -42,13 +42,44 @@ def prob_column(label: int) -> str:
 
 
 def class_of(column: str) -> int | None:
-    """The class label a ``prob_<class>`` column names, or ``None`` for any other column.
+    """The class label a ``prob_<class>`` column names, or ``None`` for a column without the ``prob_`` prefix.
 
-    >>> class_of("prob_7"), class_of("y_true"), class_of("prob_x")
-    (7, None, None)
+    The prefix belongs to the class columns: a column that has it must be spelt as ``prob_column`` writes it, since
+    readers look each class's column up by that spelling (``prob_00`` would read as class 0, then be looked up as
+    ``prob_0``, and two spellings of one class would be ambiguous).
+
+    Raises
+    ------
+    ValueError
+        If the column has the prefix but is not ``prob_column`` of an integer label.
+
+    Examples
+    --------
+    >>> class_of("prob_7"), class_of("prob_-1"), class_of("y_true")
+    (7, -1, None)
+    >>> class_of("prob_07")
+    Traceback (most recent call last):
+    ...
+    ValueError: each prob_ column must name one class as the trainer writes it, prob_<label> with an integer \
+label (no leading zeros, no '+': prob_0, prob_12, prob_-1), but found prob_07; fix: rename it prob_7 (and any \
+other prob_ column the same way)
     """
+    if not column.startswith(PROB_PREFIX):
+        return None
     match = _PROB_COLUMN.match(column)
-    return int(match.group(1)) if match else None
+    label = int(match.group(1)) if match else None
+    if label is not None and prob_column(label) == column:
+        return label
+    fix = (
+        "name each class by its integer label (prob_0, prob_1, ...), mapping class names to integers"
+        if label is None
+        else f"rename it {prob_column(label)} (and any other {PROB_PREFIX} column the same way)"
+    )
+    raise ValueError(
+        f"each {PROB_PREFIX} column must name one class as the trainer writes it, {PROB_PREFIX}<label> with an "
+        f"integer label (no leading zeros, no '+': {PROB_PREFIX}0, {PROB_PREFIX}12, {PROB_PREFIX}-1), but found "
+        f"{column}; fix: {fix}"
+    )
 
 
 def columns(labels: Iterable[int]) -> list[str]:

@@ -10,10 +10,12 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from markdown_it import MarkdownIt
 from sklearn.metrics import (
     brier_score_loss,
     confusion_matrix,
@@ -22,7 +24,9 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from analysis import pipeline
 from analysis.__main__ import main
+from analysis.sources.source import RunInfo, Source
 from analysis.stats import bootstrap
 from localsweep.core.trial import CRASHED, FINISHED, TrialState
 from localsweep.storage.store import Location, SweepStore, default_storage
@@ -160,6 +164,7 @@ def test_cli_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path, subproce
     ("args", "message"),
     [
         (["--predictions", "missing.csv"], "must exist, but missing.csv does not"),
+        (["--predictions", "."], r"must be a CSV or Parquet file, but \. is a directory; fix: pass the table file"),
         (["--predictions", "p.csv", "--positive-class", "7"], r"one of the classes \[0, 1, 2\], but got 7"),
         (["--sweep", "me/project/abc123"], "WANDB_MODE=offline forbids the server"),
         (["--sweep", "nosuch", "--sweeps-root", "sweeps"], "sweep 'nosuch' not found"),
@@ -173,6 +178,152 @@ def test_cli_bad_sources_exit_2(tmp_path, monkeypatch, capsys, args, message):
     err = capsys.readouterr().err
     assert err.startswith("analysis: error: ")
     assert re.search(message, err), err
+
+
+def _table(y_true: np.ndarray, n_classes: int, seed: int = 0) -> pd.DataFrame:
+    proba = np.random.default_rng(seed).dirichlet(np.ones(n_classes), size=y_true.size)
+    frame = pd.DataFrame({"index": np.arange(y_true.size), "y_true": y_true, "y_pred": proba.argmax(axis=1)})
+    for k in range(n_classes):
+        frame[f"prob_{k}"] = proba[:, k]
+    return frame
+
+
+ABSENT_CLASSES = [
+    ("one_row.csv", np.array([3]), 10),
+    ("five_rows.csv", np.array([1, 4, 4, 7, 9]), 10),
+    ("one_class.csv", np.full(30, 6), 10),
+    ("binary_without_1.csv", np.zeros(20, dtype=np.int64), 2),
+    ("binary_without_1.parquet", np.zeros(20, dtype=np.int64), 2),
+]
+
+
+@pytest.mark.parametrize(("name", "y_true", "n_classes"), ABSENT_CLASSES)
+def test_cli_report_with_classes_absent_from_y_true(tmp_path, capsys, name, y_true, n_classes):
+    frame = _table(y_true, n_classes)
+    path = tmp_path / name
+    frame.to_parquet(path) if name.endswith(".parquet") else frame.to_csv(path, index=False)
+    assert main(["report", "--predictions", str(path), "--out", str(tmp_path / "r"), "--resamples", "20"]) == 0
+    assert capsys.readouterr().err == ""
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    absent = sorted(set(range(n_classes)) - set(y_true.tolist()))
+    for k in absent:
+        assert report["per_class"][k]["auroc"] is None
+        assert report["per_class"][k]["average_precision"] is None
+        assert report["undefined"][f"auroc[{k}]"] == f"class {k} is absent from y_true (support 0)"
+    assert report["auroc"]["macro"] is None
+    assert report["uncertainty"]["resamples"] == 20
+    assert report["accuracy"] == pytest.approx(np.mean(frame["y_true"] == frame["y_pred"]), abs=1e-12)
+
+
+def _tree(root: Path) -> dict[str, bytes | None]:
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
+
+
+def _block_markdown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk fills up when report.md is written (after the PNGs and report.html)."""
+    for method in ("write_text", "write_bytes"):
+        original = getattr(Path, method)
+
+        def full(self: Path, data: Any, *args: Any, original: Any = original, **kwargs: Any) -> int:
+            if self.name == "report.md":
+                raise OSError(28, "No space left on device", str(self))
+            return int(original(self, data, *args, **kwargs))
+
+        monkeypatch.setattr(Path, method, full)
+
+
+@pytest.mark.parametrize(
+    ("out", "prepare", "message"),
+    [
+        ("taken", lambda root: (root / "taken").write_text("mine\n"), r"taken is a file"),
+        ("taken/sub", lambda root: (root / "taken").write_text("mine\n"), r"taken is a file"),
+        ("r", lambda root: (root / "r" / "report.html").mkdir(parents=True), r"report\.html is a directory"),
+        ("/proc/analysis-report", lambda root: None, r"/proc/analysis-report"),
+    ],
+)
+@pytest.mark.parametrize("command", ["report", "compare"])
+def test_cli_unwritable_out_exits_2_and_writes_nothing(tmp_path, monkeypatch, capsys, command, out, prepare, message):
+    monkeypatch.chdir(tmp_path)
+    _predictions_csv(tmp_path / "p.csv", n_rows=40)
+    prepare(tmp_path)
+    before = _tree(tmp_path)
+    sources = ["--predictions", "p.csv"] if command == "report" else ["p.csv", "p.csv"]
+    assert main([command, *sources, "--resamples", "0", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"analysis: error: the report's folder --out must be a writable directory, but {out}")
+    assert re.search(message, err), err
+    assert "fix: " in err
+    assert len(err.splitlines()) == 1
+    assert _tree(tmp_path) == before
+
+
+def test_cli_report_that_fails_half_way_leaves_nothing(tmp_path, monkeypatch, capsys):
+    _predictions_csv(tmp_path / "p.csv", n_rows=40)
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "report.html").write_text("the previous report\n")
+    before = _tree(tmp_path)
+    _block_markdown(monkeypatch)
+    assert (
+        main(["report", "--predictions", str(tmp_path / "p.csv"), "--resamples", "0", "--out", str(tmp_path / "r")])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "No space left on device" in err
+    assert len(err.splitlines()) == 1
+    assert _tree(tmp_path) == before
+
+
+class _Rendered(HTMLParser):
+    """The tags of rendered Markdown, and the text of each table row's cells."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.rows: list[list[str]] = []
+        self.in_cell = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.rows[-1].append("")
+            self.in_cell = True
+
+    def handle_endtag(self, tag: str) -> None:
+        self.in_cell = self.in_cell and tag not in ("td", "th")
+
+    def handle_data(self, data: str) -> None:
+        if self.in_cell:
+            self.rows[-1][-1] += data
+
+
+HOSTILE_CONFIG = {
+    "activation": "<script>alert(1)</script>",
+    "optimizer": '<img src=x onerror="alert(1)">',
+    "schedule": "λ=0.9 · Größe 日本",
+    "tag": "[x](javascript:alert(1)) *bold* _it_ `code` a|b &amp; \\ ![i](http://tracker/p.png)",
+    "learning_rate": 0.001,
+}
+
+
+def test_report_markdown_shows_config_values_as_written(tmp_path):
+    _predictions_csv(tmp_path / "p.csv", n_rows=40)
+    run = RunInfo("r1", "<b>bold-run</b>", "finished", HOSTILE_CONFIG, {}, "here")
+    analysis = pipeline.analyse(Source(tmp_path / "p.csv", "test", run=run), resamples=0)
+    markdown = pipeline.write(analysis, tmp_path / "r")["md"].read_text(encoding="utf-8")
+    assert "\\u03bb" not in markdown
+    # Rendered as GitHub does (CommonMark with tables, inline HTML allowed): no markup comes from a value.
+    rendered = _Rendered()
+    rendered.feed(MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown))
+    tags = {tag for tag, _ in rendered.tags}
+    assert not tags & {"script", "a", "em", "strong", "code", "b"}, tags
+    images = [str(attrs["src"]) for tag, attrs in rendered.tags if tag == "img"]
+    assert images
+    assert all(re.fullmatch(r"[a-z_]+\.png", src) for src in images), images
+    shown = {row[0]: row[1] for row in rendered.rows if len(row) == 2}
+    for key, value in HOSTILE_CONFIG.items():
+        assert shown[key] == json.dumps(value, ensure_ascii=False), key
 
 
 SWEEP_CONFIG = {

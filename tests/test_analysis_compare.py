@@ -109,6 +109,58 @@ def test_compare_refuses_rows_that_are_not_the_same_examples(crafted, capsys, ch
     assert not (path_a.parent / "o").exists()
 
 
+def test_compare_with_a_class_absent_from_y_true(tmp_path, capsys):
+    # Five rows of ten classes: most classes have no row, so their AUROC (and the macro AUROC) is undefined.
+    y_true = np.array([1, 4, 4, 7, 9])
+    tables = []
+    for seed, name in ((0, "a.csv"), (1, "b.csv")):
+        proba = np.random.default_rng(seed).dirichlet(np.ones(10), size=y_true.size)
+        frame = pd.DataFrame({schema.INDEX: np.arange(5), schema.Y_TRUE: y_true, schema.Y_PRED: proba.argmax(axis=1)})
+        for k in range(10):
+            frame[schema.prob_column(k)] = proba[:, k]
+        frame.to_csv(tmp_path / name, index=False)
+        tables.append(frame)
+    out = tmp_path / "o"
+    args = [str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--out", str(out), "--resamples", "50"]
+    assert main(["compare", *args]) == 0
+    printed = capsys.readouterr()
+    assert printed.err == ""
+    report = json.loads((out / "report.json").read_text())
+    differences = {d["metric"]: d for d in report["paired_bootstrap"]["differences"]}
+    assert differences["auroc_macro"]["difference"] is None
+    assert report["per_class"][0]["auroc"] == {"a": None, "b": None, "delta": None}
+    accuracy = [np.mean(t[schema.Y_TRUE] == t[schema.Y_PRED]) for t in tables]
+    assert differences["accuracy"]["difference"] == pytest.approx(accuracy[1] - accuracy[0], abs=1e-12)
+    auroc_line = next(line for line in report["verdict"] if "auroc_macro" in line)
+    assert "undefined" in auroc_line, auroc_line
+    assert "nan" not in printed.out
+
+
+@pytest.mark.parametrize(
+    ("spec", "why"),
+    [
+        ("nosuch.csv", "but nosuch.csv does not exist; fix: check the path"),
+        ("nosuch.parquet", "but nosuch.parquet does not exist; fix: check the path"),
+        ("notes.txt", r"but notes\.txt is neither \.csv nor \.parquet"),
+        ("nosuch", "sweep 'nosuch' not found"),
+    ],
+)
+def test_compare_says_what_it_accepts(crafted, monkeypatch, capsys, spec, why):
+    path_a = crafted[0]
+    monkeypatch.chdir(path_a.parent)
+    (path_a.parent / "notes.txt").write_text("not a table\n")
+    assert main(["compare", "a.csv", spec, "--out", "o"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "analysis: error: compare's B must be a predictions file (.csv or .parquet), an offline run directory, or a "
+        "sweep (a name under --sweeps-root, its directory, or ENTITY/PROJECT/SWEEP_ID), "
+    ), err
+    assert re.search(why, err), err
+    assert "--sweep " not in err
+    assert len(err.splitlines()) == 1
+    assert not (path_a.parent / "o").exists()
+
+
 @pytest.mark.slow
 def test_compare_two_real_tiny_runs(tmp_path, subprocess_env):
     run_dirs = []

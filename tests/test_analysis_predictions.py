@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +60,10 @@ BAD_TABLES = [
     ("index,y_true,y_pred,prob_0,prob_1\n", "must have at least one row"),
     ("index,y_true,prob_0,prob_1\n0,0,0.5,0.5\n", r"\['y_pred'\] is missing"),
     ("index,y_true,y_pred,prob_0\n0,0,0,1.0\n", "at least 2, integer class labels.*found 1"),
-    ("index,y_true,y_pred,prob_a,prob_b\n0,0,0,0.5,0.5\n", "found 0"),
+    ("index,y_true,y_pred,prob_a,prob_b\n0,0,0,0.5,0.5\n", r"but found prob_a; fix: name each class by its integer"),
+    # The prefix is the writer's: prob_00 is not how class 0's column is spelt, and would be looked up as prob_0.
+    ("index,y_true,y_pred,prob_00,prob_01\n0,0,0,0.5,0.5\n", r"but found prob_00; fix: rename it prob_0\b"),
+    ("index,y_true,y_pred,prob_0,prob_+1\n0,0,0,0.5,0.5\n", r"but found prob_\+1; fix: rename it prob_1\b"),
     ("index,y_true,y_pred,prob_0,prob_1\n0,0,0,,0.5\n", r"must be finite numbers, but prob_0 = nan at row 0"),
     ("index,y_true,y_pred,prob_0,prob_1\n0,0,0,nan,0.5\n", r"must be finite numbers, but prob_0 = nan at row 0"),
     ("index,y_true,y_pred,prob_0,prob_1\n0,0,0,0.5,0.5\n1,1,1,-0.2,1.2\n", r"prob_0 = -0.2 at row 1 .*logits"),
@@ -85,9 +90,55 @@ def test_read_predictions_rejects_bad_tables(tmp_path, text, match):
         read_predictions(_write(tmp_path, text))
 
 
+def test_read_predictions_refuses_zero_padded_prob_columns_of_ten_classes(tmp_path):
+    frame = pd.DataFrame({"index": range(20), "y_true": np.arange(20) % 10, "y_pred": np.arange(20) % 10})
+    for k in range(10):
+        frame[f"prob_{k:02d}"] = 0.1
+    frame.to_csv(tmp_path / "p.csv", index=False)
+    frame.to_parquet(tmp_path / "p.parquet")
+    refusal = r"as the trainer writes it, prob_<label>.*, but found prob_00; fix: rename it prob_0 "
+    for path in (tmp_path / "p.csv", tmp_path / "p.parquet"):
+        with pytest.raises(ValueError, match=refusal):
+            read_predictions(path)
+
+
 def test_read_predictions_rejects_a_missing_file(tmp_path):
     with pytest.raises(ValueError, match=r"must exist, but .*nope\.csv does not"):
         read_predictions(tmp_path / "nope.csv")
+
+
+def test_read_predictions_says_a_directory_is_a_directory(tmp_path):
+    with pytest.raises(ValueError, match=r"must be a CSV or Parquet file, but .* is a directory; fix: pass the table"):
+        read_predictions(tmp_path)
+
+
+def _binary(tmp_path: Path) -> dict[str, bytes]:
+    csv = GOOD.encode()
+    parquet = tmp_path / "real.parquet"
+    pd.read_csv(io.BytesIO(csv)).to_parquet(parquet)
+    return {
+        "png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4,
+        "gzip": gzip.compress(csv * 50),
+        "random": np.random.default_rng(0).bytes(4000),
+        "parquet": parquet.read_bytes(),
+        "latin-1": "index,y_true,y_pred,prob_0,prob_1,Größe\n0,0,0,0.5,0.5,1\n".encode("latin-1"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["png", "gzip", "random", "parquet", "latin-1"])
+def test_read_predictions_refuses_a_binary_file_without_printing_its_bytes(tmp_path, kind):
+    path = tmp_path / "p.csv"
+    path.write_bytes(_binary(tmp_path)[kind])
+    with pytest.raises(
+        ValueError, match=r"must be a CSV \(UTF-8 text\) or Parquet file, but .*p\.csv is not text"
+    ) as error:
+        read_predictions(path)
+    message = str(error.value)
+    assert message.isascii(), message
+    assert message.isprintable(), message
+    assert len(message) < 400, message
+    if kind == "parquet":
+        assert message.endswith("(it is a Parquet file); fix: name it p.parquet")
 
 
 def test_read_predictions_rejects_a_non_parquet_file(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -30,6 +31,28 @@ def test_the_trainer_writes_what_the_analysis_reads(tmp_path):
     assert read.y_true.tolist() == y_true.tolist()
     assert read.index.tolist() == list(range(30))
     np.testing.assert_array_equal(read.proba.astype(np.float32), probabilities)
+
+
+@pytest.mark.parametrize("label", [0, 1, 9, 10, 123, -1])
+def test_class_of_reads_the_column_prob_column_writes(label):
+    assert schema.class_of(schema.prob_column(label)) == label
+
+
+@pytest.mark.parametrize(
+    ("column", "fix"),
+    [
+        ("prob_00", "rename it prob_0"),
+        ("prob_07", "rename it prob_7"),
+        ("prob_+1", "rename it prob_1"),
+        ("prob_-0", "rename it prob_0"),
+        ("prob_\u0663", "rename it prob_3"),  # an Arabic-Indic digit: int() reads it, the writer never writes it
+        ("prob_cat", "name each class by its integer label"),
+        ("prob_", "name each class by its integer label"),
+    ],
+)
+def test_class_of_refuses_a_prob_column_the_writer_would_not_write(column, fix):
+    with pytest.raises(ValueError, match=rf"but found {re.escape(column)}; fix: {fix}"):
+        schema.class_of(column)
 
 
 def test_neither_side_of_the_contract_imports_tensorflow(subprocess_env):

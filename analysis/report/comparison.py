@@ -51,10 +51,19 @@ def difference_histograms(differences: list[PairedDifference], names: tuple[str,
         axes.axvline(0, color="black", lw=0.8)
         for bound in (d.low, d.high):
             axes.axvline(bound, color="tab:red", ls="--", lw=0.8)
-        axes.set_title(f"{d.metric}: {d.difference:+.4f} [{d.low:+.4f}, {d.high:+.4f}]", fontsize=8)
+        axes.set_title(f"{d.metric}: {_signed(d.difference)} [{_signed(d.low)}, {_signed(d.high)}]", fontsize=8)
         axes.set_xlabel(f"{names[1]} - {names[0]}", fontsize=8)
     figure.suptitle("Paired bootstrap: the same resampled rows for both models; dashed: the interval", fontsize=9)
     return to_png(figure)
+
+
+def _signed(value: float) -> str:
+    """A difference with its sign, 4 decimals; ``nan`` (undefined) as "undefined".
+
+    >>> _signed(0.01234), _signed(float("nan"))
+    ('+0.0123', 'undefined')
+    """
+    return "undefined" if np.isnan(value) else f"{value:+.4f}"
 
 
 def _p(value: float | None) -> str:

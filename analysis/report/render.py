@@ -4,12 +4,19 @@ the JSON summary."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
+import os
 import re
+import shutil
+import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+REPORT_FILES = ("report.html", "report.md", "report.json")
 
 
 def number(value: Any) -> str:
@@ -61,6 +68,27 @@ class Section:
         return re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-")
 
 
+# CommonMark's inline markup, backslash-escaped so that a value shows as written. Brackets make a link or image
+# only as "](" or "][" (this document defines no references, and a "[" that starts it could define one), and an
+# underscore inside a word (learning_rate) opens no emphasis: escaping only those keeps "[0.91, 0.95]" readable.
+_MARKUP = re.compile(r"[\\`*|~]|\](?=[(\[])|^\[|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+
+
+def markdown_text(text: str) -> str:
+    """``text`` as Markdown that shows it as written: markup characters escaped, ``&``, ``<`` and ``>`` as entities
+    (Markdown previewers render inline HTML), line breaks as spaces (a table row is one line).
+
+    Examples
+    --------
+    >>> print(markdown_text('<img src=x onerror="alert(1)"> a|b *c* _d_ learning_rate λ'))
+    &lt;img src=x onerror="alert(1)"&gt; a\\|b \\*c\\* \\_d\\_ learning_rate λ
+    >>> print(markdown_text("![i](http://t/p.png) [0.91, 0.95] recall[2]"))
+    ![i\\](http://t/p.png) [0.91, 0.95] recall[2]
+    """
+    escaped = _MARKUP.sub(lambda match: "\\" + match.group(0), " ".join(text.splitlines()))
+    return html.escape(escaped, quote=False)
+
+
 def render_markdown(title: str, sections: list[Section], image_files: dict[str, str]) -> str:
     """The report as Markdown, with images referenced by their file names.
 
@@ -80,14 +108,19 @@ def render_markdown(title: str, sections: list[Section], image_files: dict[str, 
     ![F](f.png)
     <BLANKLINE>
     """
-    lines = [f"# {title}", ""]
+    lines = [f"# {markdown_text(title)}", ""]
     for section in sections:
-        lines += [f"## {section.title}", "", section.intro, ""] if section.intro else [f"## {section.title}", ""]
+        lines += [f"## {markdown_text(section.title)}", ""]
+        lines += [markdown_text(section.intro), ""] if section.intro else []
         if section.rows:
-            lines += ["| " + " | ".join(section.header) + " |", "|" + "---|" * len(section.header)]
-            lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in section.rows]
+            lines += ["| " + " | ".join(map(markdown_text, section.header)) + " |", "|" + "---|" * len(section.header)]
+            lines += ["| " + " | ".join(map(markdown_text, row)) + " |" for row in section.rows]
             lines.append("")
-        lines += [f"![{caption}]({image_files[name]})\n" for name, caption in section.figures if name in image_files]
+        lines += [
+            f"![{markdown_text(caption)}]({image_files[name]})\n"
+            for name, caption in section.figures
+            if name in image_files
+        ]
     return "\n".join(lines)
 
 
@@ -148,16 +181,79 @@ def render_html(title: str, sections: list[Section], images: dict[str, bytes]) -
     )
 
 
+def _unwritable(directory: Path, why: str) -> ValueError:
+    return ValueError(
+        f"the report's folder --out must be a writable directory, but {directory}: {why}; fix: pass --out a new "
+        f"folder, or a directory you can write to"
+    )
+
+
+def check_output(directory: Path, files: Iterable[str] = REPORT_FILES) -> None:
+    """Refuse an output folder the report's ``files`` cannot be written into, before any work is done: a file
+    where the folder (or a folder above it) should be, a folder where a report file should be, or a folder this
+    user cannot write.
+
+    Raises
+    ------
+    ValueError
+        Naming the folder, why, and the fix.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> taken = Path(tempfile.mkdtemp()) / "taken"
+    >>> _ = taken.write_text("")
+    >>> check_output(taken / "sub")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: the report's folder --out must be a writable directory, but .../taken/sub: .../taken is a file; \
+fix: pass --out a new folder, or a directory you can write to
+    """
+    existing = next(path for path in (directory, *directory.parents) if path.exists() or path == path.parent)
+    if not existing.is_dir():
+        raise _unwritable(directory, f"{existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise _unwritable(directory, f"{existing} is not writable by this user")
+    blocked = [directory / name for name in files if (directory / name).is_dir()]
+    if blocked:
+        raise _unwritable(directory, f"{blocked[0]} is a directory")
+
+
 def write_report(
     directory: Path, title: str, sections: list[Section], summary: dict[str, Any], images: dict[str, bytes]
 ) -> dict[str, Path]:
-    """Write ``report.html``, ``report.md``, ``report.json`` and the PNGs into ``directory``; return the paths."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write ``report.html``, ``report.md``, ``report.json`` and the PNGs into ``directory``; return the paths.
+
+    Every file is first written into a staging folder inside ``directory``, then moved into place: a failure
+    (a full disk, a file where the folder should be) leaves no new or changed file, nor a folder this call made.
+
+    Raises
+    ------
+    ValueError
+        If ``directory`` cannot be written (``check_output``), or a write fails; naming the folder and why.
+    """
     image_files = {name: f"{re.sub(r'[^a-z0-9_]', '_', name)}.png" for name in images}
-    for name, file in image_files.items():
-        (directory / file).write_bytes(images[name])
-    paths = {kind: directory / f"report.{kind}" for kind in ("html", "md", "json")}
-    paths["html"].write_text(render_html(title, sections, images), encoding="utf-8")
-    paths["md"].write_text(render_markdown(title, sections, image_files), encoding="utf-8")
-    paths["json"].write_text(json.dumps(summary, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    return paths
+    contents = {file: images[name] for name, file in image_files.items()}
+    contents |= {
+        "report.html": render_html(title, sections, images).encode("utf-8"),
+        "report.md": render_markdown(title, sections, image_files).encode("utf-8"),
+        "report.json": (json.dumps(summary, indent=1, allow_nan=False) + "\n").encode("utf-8"),
+    }
+    check_output(directory, contents)
+    created = [path for path in (directory, *directory.parents) if not path.exists()]
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".report-", dir=directory))
+        try:
+            for file, data in contents.items():
+                (staging / file).write_bytes(data)
+            for file in contents:  # renames within one folder: each file appears whole
+                os.replace(staging / file, directory / file)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except OSError as error:
+        for path in created:  # innermost first; only the folders this call made, empty again
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        raise _unwritable(directory, f"cannot write {error.filename or directory}: {error.strerror}") from None
+    return {kind: directory / f"report.{kind}" for kind in ("html", "md", "json")}

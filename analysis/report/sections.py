@@ -182,7 +182,7 @@ def _sweep(summary: dict[str, Any]) -> list[Section]:
             t["run_id"],
             t["state"],
             number(t["metric_value"]),
-            *(json.dumps(t["config"].get(p)) for p in sweep["parameters"]),
+            *(json.dumps(t["config"].get(p), ensure_ascii=False) for p in sweep["parameters"]),
         ]
         for t in sweep["trials"]
     ]
@@ -224,7 +224,7 @@ def sections(summary: dict[str, Any]) -> list[Section]:
         result += _sweep(summary)
     run = summary["run"]
     if run:
-        config = [[k, json.dumps(v)] for k, v in sorted(run["config"].items())]
+        config = [[k, json.dumps(v, ensure_ascii=False)] for k, v in sorted(run["config"].items())]
         result.append(Section("Config", "The run's full configuration.", ["key", "value"], config))
     undefined = [[key, reason] for key, reason in summary["undefined"].items()]
     undefined += [["note", note] for note in summary["notes"]]

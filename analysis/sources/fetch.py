@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the engine imports wandb: only where a sweep is read
     from localsweep.storage.view import SweepView
 
 PREDICTIONS_SUFFIXES = (".csv", ".parquet")
+SWEEP_OPTION = "--sweep"
 _ONLINE_SWEEP = re.compile(r"^[\w.-]+/[\w.-]+/\w+$")
 LOGGED_ROWS = 100_000  # rows given to wandb.plot.* (it builds its tables row by row in Python)
 
@@ -35,15 +36,39 @@ def from_predictions_file(path: Path) -> Source:
     return Source(predictions_path=path, origin=f"file {path}")
 
 
-def resolve(spec: str, root: Path, storage: str | None = None) -> Source:
-    """What ``python -m analysis compare`` was given: a predictions file, an offline run directory, or a sweep
-    (a name under ``root``, a sweep directory, or ``ENTITY/PROJECT/SWEEP_ID``), whose best run is taken."""
+def accepted(option: str) -> str:
+    """The rule a source given as ``option`` follows: what ``--sweep`` names, or what ``compare``'s A and B may be.
+
+    >>> accepted("--sweep")
+    '--sweep must name an offline sweep (a name under --sweeps-root, or its directory) or ENTITY/PROJECT/SWEEP_ID'
+    """
+    sweep = "a name under --sweeps-root, or its directory"
+    if option == SWEEP_OPTION:
+        return f"{option} must name an offline sweep ({sweep}) or ENTITY/PROJECT/SWEEP_ID"
+    return (
+        f"{option} must be a predictions file (.csv or .parquet), an offline run directory, or a sweep "
+        f"({sweep.replace(', or', ',')}, or ENTITY/PROJECT/SWEEP_ID)"
+    )
+
+
+def resolve(spec: str, root: Path, storage: str | None = None, option: str = "compare's A or B") -> Source:
+    """What ``python -m analysis compare`` was given as ``option``: a predictions file, an offline run directory,
+    or a sweep (a name under ``root``, a sweep directory, or ``ENTITY/PROJECT/SWEEP_ID``), whose best run is taken.
+
+    Raises
+    ------
+    ValueError
+        If ``spec`` is none of these; the message says what ``option`` accepts (``accepted``).
+    """
     path = Path(spec)
     if path.is_file() and path.suffix in PREDICTIONS_SUFFIXES:
         return from_predictions_file(path)
     if path.is_dir() and any(path.glob("run-*.wandb")):
-        return from_run_dir(path)
-    return from_sweep(spec, root, storage)
+        return from_run_dir(path, option)
+    if path.is_file() or path.suffix.lower() in PREDICTIONS_SUFFIXES:  # a file, so not a sweep
+        why = "is neither .csv nor .parquet" if path.is_file() else "does not exist"
+        raise ValueError(f"{accepted(option)}, but {spec} {why}; fix: check the path")
+    return from_sweep(spec, root, storage, option)
 
 
 def artifact_metadata(run_dir: Path, name: str) -> dict[str, Any] | None:
@@ -57,14 +82,15 @@ def artifact_metadata(run_dir: Path, name: str) -> dict[str, Any] | None:
     return None
 
 
-def from_run_dir(run_dir: Path) -> Source:
-    """An offline wandb run directory: its ``predictions`` artifact (else ``files/predictions.*``)."""
+def from_run_dir(run_dir: Path, option: str = "--run") -> Source:
+    """An offline wandb run directory (given as ``option``): its ``predictions`` artifact (else
+    ``files/predictions.*``)."""
     from localsweep.core.runlog import read_run
 
     try:
         record = read_run(run_dir)
     except (FileNotFoundError, ValueError) as error:
-        raise ValueError(f"--run must be an offline wandb run directory, but {error}") from None
+        raise ValueError(f"{option} must be an offline wandb run directory, but {error}") from None
     artifact = record.artifact(schema.ARTIFACT_TYPE)
     candidates = [path for path in (artifact.entries.values() if artifact else []) if path.is_file()]
     stem = Path(schema.FILE_NAME).stem
@@ -92,7 +118,7 @@ def from_run_dir(run_dir: Path) -> Source:
     )
 
 
-def from_offline_sweep(name_or_path: str, root: Path, storage: str | None = None) -> Source:
+def from_offline_sweep(name_or_path: str, root: Path, storage: str | None = None, option: str = SWEEP_OPTION) -> Source:
     """The best trial of a local offline sweep (a sweep directory, its ``sweep.db``, or a name under ``root``, or
     in ``storage``: a PostgreSQL URL, default ``$LOCALSWEEP_STORAGE``).
 
@@ -111,7 +137,7 @@ def from_offline_sweep(name_or_path: str, root: Path, storage: str | None = None
         else:
             store = SweepView.connect(find_sweep(name_or_path, root, storage))
     except FileNotFoundError as error:
-        raise ValueError(f"--sweep must name an offline sweep or its directory, but {error}") from None
+        raise ValueError(f"{accepted(option)}, but {error}") from None
     try:
         trials, best = store.trials(), store.best_trial()
         if best is None:
@@ -173,21 +199,22 @@ def _from_store_copy(store: SweepView, trial: Trial) -> Source:
     )
 
 
-def from_sweep(spec: str, root: Path, storage: str | None = None) -> Source:
-    """``--sweep``: a local offline sweep if one matches ``spec``, else ``ENTITY/PROJECT/SWEEP_ID`` on W&B."""
+def from_sweep(spec: str, root: Path, storage: str | None = None, option: str = SWEEP_OPTION) -> Source:
+    """``--sweep`` (or how ``option`` gave it): a local offline sweep if one matches ``spec``, else
+    ``ENTITY/PROJECT/SWEEP_ID`` on W&B."""
     local = Path(spec).exists() or (root / spec).is_dir()
     if local or not _ONLINE_SWEEP.match(spec):
-        return from_offline_sweep(spec, root, storage)
+        return from_offline_sweep(spec, root, storage, option)
     mode = os.environ.get("WANDB_MODE", "")
     if mode in ("offline", "disabled", "dryrun"):
         raise ValueError(
-            f"--sweep {spec} names a W&B sweep, but WANDB_MODE={mode} forbids the server and no offline sweep "
+            f"{option} {spec} names a W&B sweep, but WANDB_MODE={mode} forbids the server and no offline sweep "
             f"{spec!r} exists under {root}/; fix: set WANDB_MODE=online (and WANDB_API_KEY), or name a local sweep"
         )
-    return from_wandb_sweep(spec)
+    return from_wandb_sweep(spec, option)
 
 
-def from_wandb_sweep(path: str) -> Source:
+def from_wandb_sweep(path: str, option: str = SWEEP_OPTION) -> Source:
     """The best finished run of a W&B sweep (by the sweep's metric and goal) and its ``predictions`` artifact."""
     import requests
     import wandb
@@ -197,7 +224,7 @@ def from_wandb_sweep(path: str) -> Source:
         runs = list(sweep.runs)
     except (wandb.errors.Error, requests.exceptions.RequestException, ValueError) as error:
         raise ValueError(
-            f"--sweep ENTITY/PROJECT/SWEEP_ID needs W&B's API, but asking it for {path} failed: {error}; fix: "
+            f"{option} ENTITY/PROJECT/SWEEP_ID needs W&B's API, but asking it for {path} failed: {error}; fix: "
             f"check the path, WANDB_API_KEY and the network, or use an offline sweep"
         ) from None
     objective = primary(sweep.config) or Objective("")

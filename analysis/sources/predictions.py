@@ -8,6 +8,7 @@ is allowed but suspicious (a ``y_pred`` that is not the argmax, a repeated ``ind
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import pyarrow.parquet as pq
 from contract import predictions as schema
 
 _BATCH_ROWS = 1 << 18  # Arrow holds ~170 MB of decoded Parquet at this batch size (~340 MB at 1M rows)
+_TEXT_PROBE = 1 << 16  # bytes of a CSV checked to be text before Arrow parses it
 _FIX_PROBS = "write softmax probabilities (e.g. keras `model.predict`), not logits or scores"
 
 
@@ -153,12 +155,45 @@ def _codes(labels: np.ndarray, values: np.ndarray, column: str, first_row: int) 
     return codes.astype(np.int32)
 
 
+def _printable(text: str) -> str:
+    """``text`` with control characters and undecodable bytes (U+FFFD) escaped: Arrow's parse errors quote the
+    offending row, which must not reach the terminal raw.
+
+    >>> _printable("got 2: a\\x1bb\\ufffd")
+    'got 2: a\\\\x1bb\\\\ufffd'
+    """
+    return "".join(c if c.isprintable() and c != "\ufffd" else c.encode("unicode_escape").decode() for c in text)
+
+
+def _check_text(path: Path) -> None:
+    """Refuse a file read as CSV whose start is not UTF-8 text (a NUL byte, or bytes UTF-8 cannot decode), naming
+    the first such byte instead of letting Arrow quote the bytes as a row."""
+    with path.open("rb") as file:
+        head = file.read(_TEXT_PROBE)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < _TEXT_PROBE)
+        offset = head.find(b"\x00")
+    except UnicodeDecodeError as error:
+        offset = error.start if b"\x00" not in head[: error.start] else head.find(b"\x00")
+    if offset < 0:
+        return
+    why, fix = f"byte {offset} is 0x{head[offset]:02x}", "write the table as CSV text (UTF-8) or as Parquet"
+    if head.startswith(b"PAR1"):
+        why, fix = "it is a Parquet file", f"name it {path.with_suffix('.parquet').name}"
+    elif head.startswith(b"\x1f\x8b"):
+        why, fix = "it is gzip-compressed", "decompress it (gunzip)"
+    raise ValueError(
+        f"a predictions table must be a CSV (UTF-8 text) or Parquet file, but {path} is not text ({why}); fix: {fix}"
+    )
+
+
 def _batches(path: Path) -> tuple[int | None, Iterator[pa.RecordBatch]]:
     """The number of rows when the file says (Parquet), and its batches."""
     if path.suffix.lower() == ".parquet":
         # pre_buffer would read every row group ahead: 0.9 GB of buffers for 10M rows on top of the arrays.
         parquet = pq.ParquetFile(path, pre_buffer=False)
         return parquet.metadata.num_rows, parquet.iter_batches(batch_size=_BATCH_ROWS)
+    _check_text(path)
     read_options = pa_csv.ReadOptions(block_size=64 << 20)
     return None, iter(pa_csv.open_csv(path, read_options=read_options))
 
@@ -220,6 +255,11 @@ def read_predictions(path: Path) -> Predictions:
     >>> read_predictions(path).y_pred.tolist()
     [1, 1]
     """
+    if path.is_dir():
+        raise ValueError(
+            f"the predictions file must be a CSV or Parquet file, but {path} is a directory; fix: pass the table "
+            f"file inside it (e.g. {path / schema.FILE_NAME}), or a run directory as --run"
+        )
     if not path.is_file():
         raise ValueError(f"the predictions file must exist, but {path} does not; fix: check the path")
     if path.stat().st_size == 0:
@@ -241,10 +281,10 @@ def read_predictions(path: Path) -> Predictions:
                 columns.filled,
             )
             columns.add(_integer_column(batch, schema.INDEX), y_true, y_pred, proba)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as error:
         raise ValueError(
             f"a predictions table must be a valid CSV or Parquet file with numeric columns, but reading "
-            f"{path} failed: {error}; fix: rewrite the file"
+            f"{path} failed: {_printable(str(error))}; fix: rewrite the file"
         ) from None
     if columns is None or columns.filled == 0:
         raise ValueError(f"the predictions table must have at least one row, but {path} has none")

@@ -115,7 +115,14 @@ def _at_least(ranked: np.ndarray, values: np.ndarray, strictly: bool = False) ->
 
 
 def _group_ends(descending_scores: np.ndarray) -> np.ndarray:
-    """End positions (exclusive) of each run of equal scores in a descending array."""
+    """End positions (exclusive) of each run of equal scores in a descending array; none for no scores (a class
+    absent from ``y_true`` has no positives, one that every row has no negatives).
+
+    >>> _group_ends(np.array([0.9, 0.9, 0.5])).tolist(), _group_ends(np.array([])).tolist()
+    ([2, 3], [])
+    """
+    if descending_scores.size == 0:
+        return np.empty(0, dtype=np.intp)
     return np.flatnonzero(np.r_[descending_scores[1:] != descending_scores[:-1], True]) + 1
 
 
@@ -133,7 +140,7 @@ def _sort_class(score: np.ndarray, is_positive: np.ndarray, true_scores: np.ndar
         _at_least(negative_scores, true_scores, strictly=True),
         _at_least(positive_scores, positive_scores[::-1]),
         np.repeat(np.arange(negative_ends.size), np.diff(np.r_[0, negative_ends])),
-        np.r_[0, negative_ends[:-1]],
+        np.r_[0, negative_ends][:-1],
         negative_ends,
         _at_least(positive_scores, negative_values, strictly=True),
         _at_least(positive_scores, negative_values),
@@ -306,11 +313,30 @@ class Uncertainty:
 
 
 def _interval(values: np.ndarray, confidence: float) -> np.ndarray:
-    """The percentile interval over the axis-0 values that are defined (``nan`` where none is)."""
+    """The percentile interval over the axis-0 values that are defined (``nan`` where none is), shape
+    ``(2, *values.shape[1:])``.
+
+    Equal to ``numpy.nanquantile`` (its linear interpolation, to the bit), vectorised: ``nanquantile`` loops in
+    Python over every slice that holds a nan, and a class absent from some resamples puts one in each of its band
+    points (seconds for 100 classes).
+
+    >>> _interval(np.array([[1.0, np.nan], [2.0, np.nan], [3.0, 5.0], [np.nan, np.nan]]), 0.5).tolist()
+    [[1.5, 5.0], [2.5, 5.0]]
+    """
     tail = (1 - confidence) / 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-nan slices: nan, reported by the caller
-        return np.nanquantile(values, [tail, 1 - tail], axis=0)
+    ordered = np.sort(values, axis=0)  # nan last
+    count = np.sum(~np.isnan(values), axis=0)
+    last = np.maximum(count - 1, 0)
+    bounds = []
+    for q in (tail, 1 - tail):
+        position = (count - 1) * q  # numpy's "linear" virtual index
+        below = np.clip(np.floor(position), 0, last).astype(np.intp)
+        a = np.take_along_axis(ordered, below[None], axis=0)[0]
+        b = np.take_along_axis(ordered, np.minimum(below + 1, last)[None], axis=0)[0]
+        gamma = position - np.floor(position)
+        # numpy's _lerp: from the nearer end, so that equal ends give exactly that value.
+        bounds.append(np.where(gamma >= 0.5, b - (b - a) * (1 - gamma), a + (b - a) * gamma))
+    return np.stack(bounds)
 
 
 def uncertainty(replicates: Replicates, confidence: float = CONFIDENCE) -> Uncertainty:
