@@ -1,7 +1,8 @@
 """``python -m analysis report`` explains a run's predictions; ``python -m analysis compare A B`` compares two runs
 on the same test rows. Each writes an HTML, Markdown and JSON report.
 
-Exit codes: 0 report written; 2 bad input (one line on stderr, no traceback).
+Exit codes: 0 report written; 1 the source could not be reached (the sweep's database, W&B's server); 2 bad input.
+Each failure is one line on stderr, no traceback.
 """
 
 from __future__ import annotations
@@ -124,6 +125,9 @@ def main(argv: list[str]) -> int:
     except ValueError as error:
         print(f"analysis: error: {error}", file=sys.stderr)
         return 2
+    except fetch.SourceUnavailableError as error:
+        print(f"analysis: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

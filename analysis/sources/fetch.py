@@ -25,6 +25,13 @@ if TYPE_CHECKING:  # the engine imports wandb: only where a sweep is read
     from localsweep.storage.store import SweepStore
 
 PREDICTIONS_SUFFIXES = (".csv", ".parquet")
+
+
+class SourceUnavailableError(RuntimeError):
+    """Where the predictions are could not be reached (the sweep's database, W&B's server): not bad input, but
+    nothing to analyse either; the message says where and why."""
+
+
 _ONLINE_SWEEP = re.compile(r"^[\w.-]+/[\w.-]+/\w+$")
 LOGGED_ROWS = 100_000  # rows given to wandb.plot.* (it builds its tables row by row in Python)
 
@@ -98,10 +105,20 @@ def from_offline_sweep(name_or_path: str, root: Path, storage: str | None = None
     The best run's predictions are read from its run directory; when that lies on another host (a sweep run by
     agents on many hosts), from the copy the store keeps of every finished run's predictions artifact.
     """
-    from localsweep.storage.store import Location, SweepStore, default_storage, find_sweep
+    from localsweep.storage import DatabaseUnavailableError
+    from localsweep.storage.store import default_storage
 
     storage = storage or default_storage()
     path = Path(name_or_path)
+    try:
+        return _from_store(name_or_path, path, root, storage)
+    except DatabaseUnavailableError as error:
+        raise SourceUnavailableError(str(error)) from None
+
+
+def _from_store(name_or_path: str, path: Path, root: Path, storage: str | None) -> Source:
+    from localsweep.storage.store import Location, SweepStore, find_sweep
+
     try:
         if path.suffix == ".db":
             store = SweepStore.open(path)
