@@ -413,6 +413,12 @@ class SweepStore:
         done = sorted({*self.uploaded(), *run_ids})
         self._fenced(lambda c: _set_meta(c, "uploaded", json.dumps(done)))
 
+    def forget_uploaded(self, run_ids: list[str]) -> None:
+        """Take run ids out of those uploaded (the server no longer holds them: they are to upload again)."""
+        if run_ids:
+            kept = sorted(set(self.uploaded()) - set(run_ids))
+            self._fenced(lambda c: _set_meta(c, "uploaded", json.dumps(kept)))
+
     def record_wandb_sweep(self, path: str, run_ids: list[str]) -> None:
         """Remember the W&B sweep that holds the uploaded runs."""
         self._fenced(lambda c: _set_meta(c, "wandb_sweep", json.dumps({"path": path, "run_ids": run_ids})))
