@@ -20,6 +20,13 @@ DEFAULT_SWEEPS_ROOT = Path("offline_sweeps")
 DEFAULT_OUT = Path("reports")
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, but got {text}")
+    return value
+
+
 def _uncertainty_options(command: argparse.ArgumentParser, default: str) -> None:
     command.add_argument("--resamples", type=int, help=f"bootstrap resamples for the 95%% intervals ({default})")
     command.add_argument("--seed", type=int, default=bootstrap.SEED, help="seed of the bootstrap's draws (0)")
@@ -28,6 +35,13 @@ def _uncertainty_options(command: argparse.ArgumentParser, default: str) -> None
         "--storage",
         help="a postgresql:// URL where offline sweeps run by agents on many hosts are recorded "
         "(default: $LOCALSWEEP_STORAGE, else SQLite files under --sweeps-root)",
+    )
+    command.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=fetch.WANDB_TIMEOUT_S,
+        help=f"the most seconds to wait on W&B's server for a sweep ENTITY/PROJECT/SWEEP_ID, in all "
+        f"(default {fetch.WANDB_TIMEOUT_S:g})",
     )
 
 
@@ -75,7 +89,7 @@ def parser() -> argparse.ArgumentParser:
 
 def _source(args: argparse.Namespace) -> Source:
     if args.sweep is not None:
-        return fetch.from_sweep(args.sweep, args.sweeps_root, args.storage)
+        return fetch.from_sweep(args.sweep, args.sweeps_root, args.storage, args.timeout)
     if args.run is not None:
         return fetch.from_run_dir(args.run)
     return fetch.from_predictions_file(args.predictions)
@@ -104,7 +118,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    a, b = (fetch.resolve(spec, args.sweeps_root, args.storage) for spec in (args.a, args.b))
+    a, b = (fetch.resolve(spec, args.sweeps_root, args.storage, args.timeout) for spec in (args.a, args.b))
     resamples = bootstrap.RESAMPLES if args.resamples is None else args.resamples
     if resamples < 0:
         raise ValueError(f"`--resamples >= 0` must hold, but got {resamples}; fix: pass e.g. 1000, or 0 for none")

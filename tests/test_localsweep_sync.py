@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from analysis.__main__ import main as report_main
 from localsweep.bridge.sync import plan
 from localsweep.core.runlog import read_run
 from localsweep.storage.store import SweepStore
+from tests.test_analysis_online import predictions_csv
 from tests.wandb_boundary import ENTITY, SWEEP_NAME, FakeWandb, fake_wandb_server
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -250,6 +252,37 @@ def test_an_entity_given_to_sync_that_differs_from_the_one_the_runs_recorded_is_
         assert fake.named("UpsertBucket") == []
     assert f"the runs were recorded for entity {RECORDED!r}" in done.stderr
     assert "but sync was given entity 'other' (--entity)" in done.stderr
+
+
+def test_the_online_report_right_after_sync_finds_the_runs_sync_attached(
+    finished_sweep, tmp_path, subprocess_env, monkeypatch, capsys
+):
+    sweep = copy_of(finished_sweep, tmp_path)
+    store = SweepStore.open(sweep)
+    best, run_ids = store.best_trial(), [t.run_id for t in store.trials()]
+    assert best is not None
+    path = f"{RECORDED}/mnist-sweeps/{SWEEP_NAME}"
+    with fake_wandb_server() as (url, fake):
+        localsweep(online(subprocess_env, url), "sync", "g", "--root", tmp_path)
+        # `wandb sync` sends artifact files to upload URLs this server does not serve: the best run's predictions
+        # artifact is placed on the server by the test.
+        server_run = fake.run(RECORDED, "mnist-sweeps", best.run_id)
+        assert server_run is not None
+        assert server_run.summary["score"] == best.metric_value  # what `wandb sync` streamed
+        files = {"predictions.csv": predictions_csv()}
+        fake.add_artifact(server_run, f"predictions-{best.run_id}", "predictions", files, {"predictions_schema": 1})
+        for name, value in {"WANDB_MODE": "online", "WANDB_BASE_URL": url, "WANDB_API_KEY": FAKE_KEY}.items():
+            monkeypatch.setenv(name, value)
+        out = ["--sweeps-root", str(tmp_path), "--out", str(tmp_path / "report"), "--resamples", "0"]
+        assert report_main(["report", "--sweep", path, *out]) == 0, capsys.readouterr().err
+        # W&B lists none of the runs with the sweep (they are its prior runs): the report asked for them by id.
+        lookups = [json.loads(q["filters"]) for q in fake.named("Runs")]
+        assert {"$and": [{"sweep": SWEEP_NAME}]} in lookups
+        assert any(set(f.get("name", {}).get("$in", [])) == set(run_ids) for f in lookups)
+    summary = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert summary["run"]["run_id"] == best.run_id
+    assert sorted(t["run_id"] for t in summary["sweep"]["trials"]) == sorted(run_ids)
+    assert summary["sweep"]["rank"] == 1
 
 
 def test_plan_takes_the_project_from_the_flag_the_environment_the_yaml_or_the_runs(finished_sweep, monkeypatch):

@@ -79,14 +79,8 @@ def find_sweep(name: str | None = None, root: Path = DEFAULT_ROOT, storage: str 
         When there is no such sweep (the message lists the sweeps that exist).
     """
     storage = storage or default_storage()
-    if storage is not None:
-        if not is_postgres(storage):
-            raise ValueError(f"--storage must be a postgresql:// URL, but got {storage!r}")
-        names = sweep_names(storage)
-        where = f"in {storage.split('@')[-1]}"
-    else:
-        names = sorted(p.parent.name for p in root.glob(f"*/{DB_NAME}")) if root.is_dir() else []
-        where = f"under {root}/"
+    names = [location.name for location in sweep_locations(root, storage)]
+    where = f"under {root}/" if storage is None else f"in {storage.split('@')[-1]}"
     if name is None and names:
         stores = [SweepStore.connect(Location(n, root, storage)) for n in names]
         return Location(max(stores, key=lambda s: s.created_at).name, root, storage)
@@ -100,6 +94,23 @@ def find_sweep(name: str | None = None, root: Path = DEFAULT_ROOT, storage: str 
         f"sweep {name!r} not found {where} (sweeps there: {', '.join(names) or 'none'}); "
         "pass --root/--storage or a name"
     )
+
+
+def sweep_locations(root: Path = DEFAULT_ROOT, storage: str | None = None) -> list[Location]:
+    """Every sweep recorded in ``storage`` (a PostgreSQL URL), else every SQLite sweep under ``root``, by name.
+
+    Raises
+    ------
+    ValueError
+        When ``storage`` is not a PostgreSQL URL.
+    """
+    if storage is not None:
+        if not is_postgres(storage):
+            raise ValueError(f"--storage must be a postgresql:// URL, but got {storage!r}")
+        names = sweep_names(storage)
+    else:
+        names = sorted(p.parent.name for p in root.glob(f"*/{DB_NAME}")) if root.is_dir() else []
+    return [Location(name, root, storage) for name in names]
 
 
 def locate_sweep(name: str | None = None, root: Path = DEFAULT_ROOT) -> Path:
