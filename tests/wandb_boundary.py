@@ -194,8 +194,8 @@ class FakeWandb:
         return {} if handler is None else handler(self, variables, _Asked(base, "LightweightRunFragment" not in text))
 
     def _project(self, variables: dict[str, Any]) -> tuple[str, str]:
-        entity = variables.get("entityName") or variables.get("entity") or ENTITY
-        return str(entity), str(variables.get("projectName") or variables.get("project") or variables.get("name"))
+        """The ``(entity, project)`` a read names (W&B's default entity when it names none)."""
+        return str(variables.get("entity") or ENTITY), str(variables.get("project"))
 
     def _upsert_bucket(self, variables: dict[str, Any], asked: _Asked) -> dict[str, Any]:
         entity, project = str(variables.get("entity") or ENTITY), str(variables.get("project") or "uncategorized")
