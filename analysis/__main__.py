@@ -1,7 +1,8 @@
 """``python -m analysis report`` explains a run's predictions; ``python -m analysis compare A B`` compares two runs
 on the same test rows. Each writes an HTML, Markdown and JSON report.
 
-Exit codes: 0 report written; 2 bad input (one line on stderr, no traceback).
+Exit codes: 0 report written; 1 the source could not be reached (the sweep's database, W&B's server); 2 bad input.
+Each failure is one line on stderr, no traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ DEFAULT_SWEEPS_ROOT = Path("offline_sweeps")
 DEFAULT_OUT = Path("reports")
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, but got {text}")
+    return value
+
+
 def _uncertainty_options(command: argparse.ArgumentParser, default: str) -> None:
     command.add_argument("--resamples", type=int, help=f"bootstrap resamples for the 95%% intervals ({default})")
     command.add_argument("--seed", type=int, default=bootstrap.SEED, help="seed of the bootstrap's draws (0)")
@@ -28,6 +36,13 @@ def _uncertainty_options(command: argparse.ArgumentParser, default: str) -> None
         "--storage",
         help="a postgresql:// URL where offline sweeps run by agents on many hosts are recorded "
         "(default: $LOCALSWEEP_STORAGE, else SQLite files under --sweeps-root)",
+    )
+    command.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=fetch.WANDB_TIMEOUT_S,
+        help=f"the most seconds to wait on W&B's server for a sweep ENTITY/PROJECT/SWEEP_ID, in all "
+        f"(default {fetch.WANDB_TIMEOUT_S:g})",
     )
 
 
@@ -75,7 +90,7 @@ def parser() -> argparse.ArgumentParser:
 
 def _source(args: argparse.Namespace) -> Source:
     if args.sweep is not None:
-        return fetch.from_sweep(args.sweep, args.sweeps_root, args.storage)
+        return fetch.from_sweep(args.sweep, args.sweeps_root, args.storage, args.timeout)
     if args.run is not None:
         return fetch.from_run_dir(args.run)
     return fetch.from_predictions_file(args.predictions)
@@ -106,7 +121,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     a, b = (
-        fetch.resolve(spec, args.sweeps_root, args.storage, f"compare's {role}")
+        fetch.resolve(spec, args.sweeps_root, args.storage, f"compare's {role}", args.timeout)
         for spec, role in ((args.a, "A"), (args.b, "B"))
     )
     resamples = bootstrap.RESAMPLES if args.resamples is None else args.resamples
@@ -131,6 +146,9 @@ def main(argv: list[str]) -> int:
     except ValueError as error:
         print(f"analysis: error: {error}", file=sys.stderr)
         return 2
+    except fetch.SourceUnavailableError as error:
+        print(f"analysis: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

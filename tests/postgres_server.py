@@ -7,11 +7,13 @@ the caller.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -68,7 +70,8 @@ def _pg_ctl(server: Server, *args: str) -> None:
     subprocess.run(_as_server_user(argv), check=True, capture_output=True, timeout=120)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback TCP port nothing listens on (now)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -95,7 +98,7 @@ def postgres_server() -> Iterator[Server]:
             shutil.chown(directory, "postgres", "postgres")
         init = ["initdb", "-D", str(directory / "data"), "-A", "trust", "-U", user, "--no-sync"]
         subprocess.run(_as_server_user(init), check=True, capture_output=True, timeout=120)
-        server = Server(directory, _free_port(), user)
+        server = Server(directory, free_port(), user)
         server.start()
         try:
             yield server
@@ -103,3 +106,66 @@ def postgres_server() -> Iterator[Server]:
             server.stop()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+class Relay:
+    """A loopback TCP relay to a server's port that can be cut like a network: :meth:`cut` drops every connection
+    and refuses new ones until :meth:`restore` listens again on the same port."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._listener: socket.socket | None = None
+
+    def restore(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen()
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        with self._lock:
+            doomed = [*self._sockets, *([self._listener] if self._listener else [])]
+            self._sockets, self._listener = [], None
+        for sock in doomed:
+            with contextlib.suppress(OSError):  # already closed by the other side
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            with self._lock:
+                self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass  # the relay was cut
+    finally:
+        for sock in (source, sink):
+            sock.close()
+
+
+@contextmanager
+def relay(target_port: int) -> Iterator[Relay]:
+    """A :class:`Relay` to ``target_port``, listening; cut at the end."""
+    link = Relay(target_port)
+    link.restore()
+    try:
+        yield link
+    finally:
+        link.cut()

@@ -15,8 +15,9 @@ PACKAGES = {
     "analysis": {"contract", "localsweep", "trainer"},  # trainer.data: the test images of the gallery
 }
 """What each top-level package may import of the others."""
-READER_MODULES = {"localsweep.storage.view", "localsweep.core"}
-"""What the analysis package may import of the engine: the read-only view of a sweep and its plain values."""
+READER_MODULES = {"localsweep.storage.view", "localsweep.core", "localsweep.bridge.server"}
+"""What the analysis package may import of the engine: the read-only view of a sweep, its plain values, and the
+bounded questions to W&B's server (the online report asks the server as ``sync`` does)."""
 
 
 def imports(path: Path) -> set[str]:

@@ -191,15 +191,20 @@ def test_sync_from_each_host_uploads_its_runs_and_the_last_one_makes_the_w_and_b
     assert by_host == {"host-0": 3, "host-1": 3}
     with fake_wandb_server() as (url, received):
         sync_env = {**env, "WANDB_BASE_URL": url, "WANDB_API_KEY": "k" * 40}
-        first, second = (
-            subprocess.run(
+
+        def sync(host: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
                 [sys.executable, "-m", "localsweep", "sync", "g", "--storage", postgres_url, "--project", "p",
                  "--root", str(tmp_path / host / "sweeps")],
                 cwd=tmp_path / host, env={**sync_env, "LOCALSWEEP_HOST": host}, capture_output=True, text=True,
                 timeout=300, check=True,
-            )
-            for host in sorted(by_host)
-        )  # fmt: skip
+            )  # fmt: skip
+
+        # A run dir a host can read is its to upload: host-1's disk is out of host-0's reach while host-0 syncs.
+        (tmp_path / "host-1").rename(tmp_path / "host-1-away")
+        first = sync("host-0")
+        (tmp_path / "host-1-away").rename(tmp_path / "host-1")
+        second = sync("host-1")
     assert "runs still to upload lie on: host-1 (3)" in first.stderr
     assert f"wandb agent {ENTITY}/p/{SWEEP_NAME}" in second.stdout
     uploaded = {bucket["name"] for bucket in received.named("UpsertBucket")}

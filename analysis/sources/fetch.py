@@ -10,8 +10,9 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -27,8 +28,18 @@ if TYPE_CHECKING:  # the engine imports wandb: only where a sweep is read
 
 PREDICTIONS_SUFFIXES = (".csv", ".parquet")
 SWEEP_OPTION = "--sweep"
+
+
+class SourceUnavailableError(RuntimeError):
+    """Where the predictions are could not be reached (the sweep's database, W&B's server): not bad input, but
+    nothing to analyse either; the message says where and why."""
+
+
 _ONLINE_SWEEP = re.compile(r"^[\w.-]+/[\w.-]+/\w+$")
 LOGGED_ROWS = 100_000  # rows given to wandb.plot.* (it builds its tables row by row in Python)
+WANDB_TIMEOUT_S = 300.0
+"""The longest the report waits on W&B's server for a sweep, its runs and the predictions (``--timeout``)."""
+T = TypeVar("T")
 
 
 def from_predictions_file(path: Path) -> Source:
@@ -51,7 +62,13 @@ def accepted(option: str) -> str:
     )
 
 
-def resolve(spec: str, root: Path, storage: str | None = None, option: str = "compare's A or B") -> Source:
+def resolve(
+    spec: str,
+    root: Path,
+    storage: str | None = None,
+    option: str = "compare's A or B",
+    timeout: float = WANDB_TIMEOUT_S,
+) -> Source:
     """What ``python -m analysis compare`` was given as ``option``: a predictions file, an offline run directory,
     or a sweep (a name under ``root``, a sweep directory, or ``ENTITY/PROJECT/SWEEP_ID``), whose best run is taken.
 
@@ -68,7 +85,7 @@ def resolve(spec: str, root: Path, storage: str | None = None, option: str = "co
     if path.is_file() or path.suffix.lower() in PREDICTIONS_SUFFIXES:  # a file, so not a sweep
         why = "is neither .csv nor .parquet" if path.is_file() else "does not exist"
         raise ValueError(f"{accepted(option)}, but {spec} {why}; fix: check the path")
-    return from_sweep(spec, root, storage, option)
+    return from_sweep(spec, root, storage, option, timeout)
 
 
 def artifact_metadata(run_dir: Path, name: str) -> dict[str, Any] | None:
@@ -125,10 +142,19 @@ def from_offline_sweep(name_or_path: str, root: Path, storage: str | None = None
     The best run's predictions are read from its run directory; when that lies on another host (a sweep run by
     agents on many hosts), from the copy the store keeps of every finished run's predictions artifact.
     """
-    from localsweep.storage.view import Location, SweepView, default_storage, find_sweep
+    from localsweep.storage.view import DatabaseUnavailableError, default_storage
 
     storage = storage or default_storage()
     path = Path(name_or_path)
+    try:
+        return _from_store(name_or_path, path, root, storage, option)
+    except DatabaseUnavailableError as error:
+        raise SourceUnavailableError(str(error)) from None
+
+
+def _from_store(name_or_path: str, path: Path, root: Path, storage: str | None, option: str) -> Source:
+    from localsweep.storage.view import Location, SweepView, find_sweep
+
     try:
         if path.suffix == ".db":
             store = SweepView.open(path)
@@ -199,7 +225,9 @@ def _from_store_copy(store: SweepView, trial: Trial) -> Source:
     )
 
 
-def from_sweep(spec: str, root: Path, storage: str | None = None, option: str = SWEEP_OPTION) -> Source:
+def from_sweep(
+    spec: str, root: Path, storage: str | None = None, option: str = SWEEP_OPTION, timeout: float = WANDB_TIMEOUT_S
+) -> Source:
     """``--sweep`` (or how ``option`` gave it): a local offline sweep if one matches ``spec``, else
     ``ENTITY/PROJECT/SWEEP_ID`` on W&B."""
     local = Path(spec).exists() or (root / spec).is_dir()
@@ -211,28 +239,92 @@ def from_sweep(spec: str, root: Path, storage: str | None = None, option: str = 
             f"{option} {spec} names a W&B sweep, but WANDB_MODE={mode} forbids the server and no offline sweep "
             f"{spec!r} exists under {root}/; fix: set WANDB_MODE=online (and WANDB_API_KEY), or name a local sweep"
         )
-    return from_wandb_sweep(spec, option)
+    return from_wandb_sweep(spec, root, storage, timeout, option)
 
 
-def from_wandb_sweep(path: str, option: str = SWEEP_OPTION) -> Source:
-    """The best finished run of a W&B sweep (by the sweep's metric and goal) and its ``predictions`` artifact."""
+def from_wandb_sweep(
+    path: str,
+    root: Path = Path("offline_sweeps"),
+    storage: str | None = None,
+    timeout: float = WANDB_TIMEOUT_S,
+    option: str = SWEEP_OPTION,
+) -> Source:
+    """The best finished run of W&B sweep ``path`` (by the sweep's metric and goal) and its ``predictions``
+    artifact, asking W&B's server for at most ``timeout`` seconds in all.
+
+    The sweep's runs are those W&B's ``Sweep.runs`` lists (runs whose ``sweep`` is its id:
+    ``wandb/apis/public/sweeps.py``), and the runs ``localsweep sync`` attached to it as prior runs, which that list
+    leaves out (wandb/wandb#3347): ``sync`` records their ids in the offline sweep's store, found here under
+    ``root`` or in ``storage``.
+
+    Raises
+    ------
+    ValueError
+        When W&B refuses or lacks what is asked (no such sweep, no permission, no finished run, no predictions).
+    SourceUnavailableError
+        When W&B's server cannot be reached, or does not answer within ``timeout`` seconds.
+    """
+    from localsweep.bridge.server import ServerError, bounded
+
+    attached = _synced_run_ids(path, root, storage)
+    try:
+        return bounded(lambda: _from_wandb(path, attached, timeout, option), timeout, f"asking for W&B sweep {path}")
+    except ServerError as error:
+        raise SourceUnavailableError(f"{error}; fix: check the network (and HTTPS_PROXY), or raise --timeout") from None
+
+
+def _synced_run_ids(path: str, root: Path, storage: str | None) -> list[str]:
+    """The runs ``localsweep sync`` attached to W&B sweep ``path``, as recorded by the offline sweep it came from."""
+    from localsweep.storage.view import DatabaseUnavailableError, SweepView, default_storage, sweep_locations
+
+    try:
+        for location in sweep_locations(root, storage or default_storage()):
+            store = SweepView.connect(location)
+            try:
+                made = store.wandb_sweep
+            finally:
+                store.close()
+            if made is not None and made["path"] == path:
+                return [str(run_id) for run_id in made["run_ids"]]
+    except DatabaseUnavailableError as error:
+        raise SourceUnavailableError(str(error)) from None
+    return []
+
+
+def _asked(path: str, option: str, question: Callable[[], T]) -> T:
+    """``question()`` to W&B's server; what fails there becomes one line: unreachable, else refused or missing."""
     import requests
     import wandb
 
     try:
-        sweep = wandb.Api(timeout=30).sweep(path)
-        runs = list(sweep.runs)
-    except (wandb.errors.Error, requests.exceptions.RequestException, ValueError) as error:
-        raise ValueError(
-            f"{option} ENTITY/PROJECT/SWEEP_ID needs W&B's API, but asking it for {path} failed: {error}; fix: "
-            f"check the path, WANDB_API_KEY and the network, or use an offline sweep"
-        ) from None
+        return question()
+    except (wandb.errors.Error, requests.RequestException, LookupError, ValueError) as error:
+        reason = f"{type(error).__name__}: {' '.join(str(error).split())}"
+        message = f"{option} ENTITY/PROJECT/SWEEP_ID needs W&B's API, but asking it for {path} failed: {reason}"
+        chain: BaseException | None = error
+        while chain is not None:
+            if isinstance(chain, requests.ConnectionError | requests.Timeout):
+                raise SourceUnavailableError(f"{message}; fix: check the network and WANDB_BASE_URL") from None
+            chain = chain.__cause__ or chain.__context__
+        raise ValueError(f"{message}; fix: check the path and WANDB_API_KEY, or use an offline sweep") from None
+
+
+def _from_wandb(path: str, attached: list[str], timeout: float, option: str) -> Source:
+    import wandb
+
+    api = _asked(path, option, lambda: wandb.Api(timeout=max(1, min(30, int(timeout)))))
+    sweep = _asked(path, option, lambda: api.sweep(path))
+    runs = _asked(path, option, lambda: _sweep_runs(api, sweep, path, attached))
     objective = primary(sweep.config) or Objective("")
     name = objective.name
-    points = [
-        TrialPoint(r.id, r.state, dict(r.config), _number(r.summary.get(name)) if r.state == "finished" else None)
-        for r in runs
-    ]
+    points = _asked(
+        path,
+        option,
+        lambda: [
+            TrialPoint(r.id, r.state, dict(r.config), _number(r.summary.get(name)) if r.state == "finished" else None)
+            for r in runs
+        ],
+    )
     sweep_info = SweepInfo(
         name=sweep.name,
         sweep_id=sweep.id,
@@ -243,21 +335,28 @@ def from_wandb_sweep(path: str, option: str = SWEEP_OPTION) -> Source:
         trials=points,
     )
     scored = sweep_info.scored()
+    if not runs:
+        raise ValueError(
+            f"W&B sweep {path} lists no runs: W&B lists a sweep's runs by their `sweep` field, which runs attached to "
+            f"it as prior runs (`localsweep sync`, `wandb sweep --prior_run`) do not have (wandb/wandb#3347), and "
+            f"no offline sweep here records having made it; fix: run the report where that offline sweep's store is "
+            f"(--sweeps-root, --storage), or name the offline sweep itself, or run agents for the W&B sweep"
+        )
     if not scored:
-        states = ", ".join(f"{r.id}: {r.state}" for r in runs) or "no runs"
+        states = ", ".join(f"{r.id}: {r.state}" for r in runs)
         raise ValueError(
             f"the sweep must have a finished run with a {name or 'metric'} value, but W&B sweep {path} has none "
             f"({states}); fix: run agents until one finishes"
         )
     best = next(r for r in runs if r.id == scored[0].run_id)
-    artifacts = [a for a in best.logged_artifacts() if a.type == schema.ARTIFACT_TYPE]
+    artifacts = _asked(path, option, lambda: [a for a in best.logged_artifacts() if a.type == schema.ARTIFACT_TYPE])
     if not artifacts:
         raise ValueError(
             f"the best run must have logged a predictions artifact, but run {best.id} of sweep {path} has none; "
             f"fix: train with `python -m trainer`, which logs predictions-<run_id>"
         )
     version = schema.version_of(artifacts[-1].metadata)
-    directory = Path(artifacts[-1].download(root=tempfile.mkdtemp(prefix="analysis-")))
+    directory = _asked(path, option, lambda: Path(artifacts[-1].download(root=tempfile.mkdtemp(prefix="analysis-"))))
     found = sorted(p for p in directory.rglob("*") if p.suffix in PREDICTIONS_SUFFIXES)
     if not found:
         raise ValueError(f"the predictions artifact {artifacts[-1].name} holds no .csv or .parquet file")
@@ -265,6 +364,17 @@ def from_wandb_sweep(path: str, option: str = SWEEP_OPTION) -> Source:
     return Source(
         found[0], f"W&B sweep {path}", run, sweep_info, artifact=artifacts[-1].qualified_name, schema_version=version
     )
+
+
+def _sweep_runs(api: Any, sweep: Any, path: str, attached: list[str]) -> list[Any]:
+    """The sweep's own runs, then the attached ones W&B does not list with them (looked up by id)."""
+    runs = {run.id: run for run in sweep.runs}
+    missing = [run_id for run_id in attached if run_id not in runs]
+    if missing:
+        entity, project, _ = path.split("/")
+        for run in api.runs(f"{entity}/{project}", filters={"name": {"$in": missing}}):
+            runs.setdefault(run.id, run)
+    return list(runs.values())
 
 
 def _number(value: Any) -> float | None:

@@ -14,16 +14,13 @@ import importlib.util
 import json
 import re
 import sqlite3
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from contract.objectives import is_multi_objective
-from localsweep.bridge import sync
+from localsweep.cli import sync as sync_command
 from localsweep.core.trial import CRASHED, FINISHED, RUNNING
 from localsweep.run.controller import Controller
 from localsweep.run.progress import Progress, controller_line, status_json, table, trial_json
@@ -128,7 +125,16 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--metric", help="the best along this one of the sweep's metrics (several: Pareto front)")
         else:
             sub.add_argument("--project", help="W&B project (default: $WANDB_PROJECT, the YAML's, the runs')")
-            sub.add_argument("--entity", help="W&B entity (default: $WANDB_ENTITY, the YAML's, the key's own)")
+            sub.add_argument(
+                "--entity", help="W&B entity (default: $WANDB_ENTITY, the YAML's, the runs' recorded one, the key's)"
+            )
+            sub.add_argument(
+                "--timeout",
+                type=_seconds,
+                default=sync_command.DEFAULT_TIMEOUT_S,
+                help="the most seconds sync waits on the W&B server in all, uploads included (default "
+                f"{sync_command.DEFAULT_TIMEOUT_S:g}); then it says what was and was not uploaded",
+            )
     for sub in commands.choices.values():
         sub.add_argument(
             "--root", type=Path, default=DEFAULT_ROOT, help=f"this host's sweeps folder (default {DEFAULT_ROOT})"
@@ -361,53 +367,7 @@ def _front(store: SweepView, as_json: bool) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    store = _open(args, args.name)
-    try:
-        sync_plan = sync.plan(store, args.project, args.entity)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    done = store.wandb_sweep
-    if done is not None:
-        later = [run_id for run_id in sync_plan.run_ids if run_id not in done["run_ids"]]
-        print(
-            f"sweep {store.name} was uploaded as W&B sweep {done['path']} ({len(done['run_ids'])} runs)",
-            file=sys.stderr,
-        )
-        if later:
-            print(f"{len(later)} trial(s) recorded since are not in it: {' '.join(later)}", file=sys.stderr)
-        return 0
-    config_path = store.layout.wandb_sweep_yaml
-    config_path.write_text(yaml.safe_dump(store.config, sort_keys=False))
-    missing = sync.missing_requirements()
-    if missing:
-        print(f"cannot upload sweep {store.name}: " + "; ".join(missing), file=sys.stderr)
-        print("once that is fixed, `sync` runs the equivalent of:", file=sys.stderr)
-        for argv in (sync_plan.upload_command(), sync_plan.sweep_command(config_path)):
-            print(f"  {sync.describe(argv)}", file=sys.stderr)
-        return 1
-    _locked(store)
-    try:
-        if sync_plan.run_dirs:
-            upload = subprocess.run(sync_plan.upload_command(), env=sync_plan.upload_environment(), check=False)
-            if upload.returncode != 0:
-                print(f"error: `wandb sync` failed (exit code {upload.returncode}): no W&B sweep was made",
-                      file=sys.stderr)  # fmt: skip
-                return 1
-            store.record_uploaded(list(sync_plan.run_dirs))
-        if sync_plan.elsewhere:
-            hosts = ", ".join(f"{host} ({count})" for host, count in sorted(sync_plan.elsewhere.items()))
-            print(f"{len(sync_plan.run_dirs)} run(s) uploaded from this host; runs still to upload lie on: {hosts}. "
-                  f"Run `python -m localsweep sync {store.name}` there: the last host makes the W&B sweep",
-                  file=sys.stderr)  # fmt: skip
-            return 0
-        path = sync.create_sweep(sync_plan)
-        store.record_wandb_sweep(path, sync_plan.run_ids)
-    finally:
-        store.release_lease()
-    print(f"W&B sweep {path} holds the {len(sync_plan.run_ids)} runs of sweep {store.name}")
-    print(f"continue the search online with: wandb agent {path}")
-    return 0
+    return sync_command.run(_open(args, args.name), args, _locked)
 
 
 def main(argv: list[str] | None = None) -> int:

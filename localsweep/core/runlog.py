@@ -46,6 +46,8 @@ class RunRecord:
     exit_code: int | None = None
     project: str | None = None
     sweep_id: str | None = None
+    entity: str | None = None
+    """The W&B entity the run was started for (``WANDB_ENTITY``, ``wandb.init(entity=...)``), if any."""
 
     @property
     def finished(self) -> bool:
@@ -107,11 +109,12 @@ def read_run(run_dir: Path) -> RunRecord:
     summary: dict[str, Any] = {}
     artifacts: list[ArtifactRecord] = []
     exit_code: int | None = None
-    project = sweep_id = None
+    project = sweep_id = entity = None
     for record in iter_records(logs[0]):
         kind = record.WhichOneof("record_type")
         if kind == "run":
             project, sweep_id = record.run.project or None, record.run.sweep_id or None
+            entity = record.run.entity or None
             config.update(_config_items(record.run.config.update))
         elif kind == "config":
             config.update(_config_items(record.config.update))
@@ -128,7 +131,7 @@ def read_run(run_dir: Path) -> RunRecord:
             artifacts.append(ArtifactRecord(record.artifact.name, record.artifact.type, entries))
         elif kind == "exit":
             exit_code = record.exit.exit_code
-    return RunRecord(run_id, Path(run_dir), config, history, summary, artifacts, exit_code, project, sweep_id)
+    return RunRecord(run_id, Path(run_dir), config, history, summary, artifacts, exit_code, project, sweep_id, entity)
 
 
 def _config_items(items: Any) -> dict[str, Any]:

@@ -8,12 +8,14 @@ run inside one transaction (:meth:`Database.transaction`). What differs is said 
 - PostgreSQL (psycopg 3): a sweep is a schema (``ls_<name>``) in the database, holding the same tables. Rows are
   locked where SQLite locks the file (``FOR UPDATE SKIP LOCKED`` hands each pending trial to one agent), and a
   connection lost to a restart or a network cut is reopened and the whole transaction run again, for up to
-  ``retry_for`` seconds (then :class:`DatabaseUnavailableError`).
+  ``retry_for`` seconds (then :class:`DatabaseUnavailableError`), saying on stderr that it waits. A first
+  connection that fails is not retried: a wrong host, port or password is said at once, with the server's reason.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -26,10 +28,15 @@ from localsweep.storage.layout import DB_NAME
 T = TypeVar("T")
 SCHEMA_PREFIX = "ls_"
 _RETRY_FIRST_S, _RETRY_MAX_S = 0.2, 5.0
+_SAY_EVERY_S = 10.0
 
 
 class DatabaseUnavailableError(RuntimeError):
-    """The database could not be reached for longer than the retry window."""
+    """The database could not be reached: never (a first connection failed), or for longer than the retry window."""
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 class Cursor(Protocol):
@@ -178,34 +185,40 @@ class _PgCursor:
 
 
 class PostgresDatabase(Database):
-    """Sweep ``name`` as the schema ``ls_<name>`` of the PostgreSQL database at ``url``."""
+    """Sweep ``name`` as the schema ``ls_<name>`` of the PostgreSQL database at ``url``; ``say`` tells people (by
+    default on stderr) that a lost database is being waited for, and when it is back."""
 
     skip_locked = " FOR UPDATE SKIP LOCKED"
     share_lock = " FOR SHARE"
 
-    def __init__(self, url: str, name: str, retry_for: float = 300.0) -> None:
+    def __init__(self, url: str, name: str, retry_for: float = 300.0, say: Callable[[str], None] = _say) -> None:
         self.url = url
         self.schema = SCHEMA_PREFIX + name
         self.retry_for = retry_for
+        self.say = say  # where the wait for a lost database is told
         self._connection: Any = None
+        self._reached = False
 
     def _connect(self) -> Any:
-        import psycopg  # an edge: only PostgreSQL sweeps need it
-
-        connection = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        connection = _connect(self.url)
         connection.execute(f'SET search_path TO "{self.schema}"')
         return connection
 
     def _run(self, work: Callable[[Cursor], T], begin: str) -> T:
         import psycopg
 
-        deadline, pause, failed = time.monotonic() + self.retry_for, _RETRY_FIRST_S, False
+        deadline, pause = time.monotonic() + self.retry_for, _RETRY_FIRST_S
+        lost_at: float | None = None
+        said_at = -_SAY_EVERY_S
         while True:
             try:
                 if self._connection is None or self._connection.closed:
                     self._connection = self._connect()
-                    if failed:
+                    self._reached = True
+                    if lost_at is not None:
                         self.reconnected_at = time.time()
+                        self.say(f"the database answers again after {time.monotonic() - lost_at:.0f} s")
+                        lost_at = None
                 with self._connection.cursor() as raw:
                     raw.execute(begin)
                     try:
@@ -217,14 +230,26 @@ class PostgresDatabase(Database):
                     raw.execute("COMMIT")
                     return result
             except psycopg.OperationalError as err:
+                self.close()
+                if not self._reached:
+                    # Never reached: a wrong host, port, user or password, or no server there. Waiting would only
+                    # hide that for the whole retry window.
+                    raise _cannot_connect(self.url, err) from None
                 # The server restarted or the network dropped: the transaction did not happen (or, if the COMMIT
                 # itself was lost, the work units are written to be safe to run twice). Reconnect and rerun it.
-                self.close()
-                failed = True
-                if time.monotonic() + pause > deadline:
+                now = time.monotonic()
+                lost_at = now if lost_at is None else lost_at
+                if now + pause > deadline:
                     raise DatabaseUnavailableError(
-                        f"the sweep's database {self.describe()} has been unreachable for {self.retry_for:g} s: {err}"
-                    ) from err
+                        f"the sweep's database {self.describe()} has been unreachable for {self.retry_for:g} s: "
+                        f"{_reason(self.url, err)}"
+                    ) from None
+                if now - said_at >= _SAY_EVERY_S:
+                    self.say(
+                        f"waiting for the database at {_where(self.url)} ({now - lost_at:.0f} s of "
+                        f"{self.retry_for:g} s): {_reason(self.url, err)}"
+                    )
+                    said_at = now
                 time.sleep(pause)
                 pause = min(pause * 2, _RETRY_MAX_S)
 
@@ -266,18 +291,59 @@ class PostgresDatabase(Database):
                 self._connection = None
 
     def describe(self) -> str:
-        from psycopg.conninfo import conninfo_to_dict
+        return f"postgresql://{_where(self.url)} (schema {self.schema})"
 
-        info = conninfo_to_dict(self.url)
-        where = f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
-        return f"postgresql://{where} (schema {self.schema})"
+
+def _info(url: str) -> dict[str, Any]:
+    from psycopg.conninfo import conninfo_to_dict
+
+    return dict(conninfo_to_dict(url))
+
+
+def _where(url: str) -> str:
+    """``host:port/dbname`` of a PostgreSQL URL (never its password)."""
+    info = _info(url)
+    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+
+
+def _reason(url: str, err: Exception) -> str:
+    """The server's (or the network's) reason, on one line; the password is masked should libpq ever echo it."""
+    text = " ".join(str(err).split())
+    password = str(_info(url).get("password") or "")
+    return text.replace(password, "***") if password else text
+
+
+def _connect(url: str) -> Any:
+    import psycopg  # an edge: only PostgreSQL sweeps need it
+
+    return psycopg.connect(url, autocommit=True, connect_timeout=10)
+
+
+def _cannot_connect(url: str, err: Exception) -> DatabaseUnavailableError:
+    info = _info(url)
+    return DatabaseUnavailableError(
+        f"cannot connect to the sweep database at {info.get('host', 'localhost')}:{info.get('port', 5432)} "
+        f"(database {info.get('dbname', '')!r}, user {info.get('user', '')!r}): {_reason(url, err)}; fix: check the "
+        "host, port, user and password of --storage (or $LOCALSWEEP_STORAGE), and that PostgreSQL runs there and "
+        "accepts connections from this host"
+    )
 
 
 def sweep_names(url: str) -> list[str]:
-    """The sweeps stored in the PostgreSQL database at ``url`` (the schemas named ``ls_<name>``)."""
+    """The sweeps stored in the PostgreSQL database at ``url`` (the schemas named ``ls_<name>``).
+
+    Raises
+    ------
+    DatabaseUnavailableError
+        When the database cannot be reached (where, and the server's reason).
+    """
     import psycopg
 
-    with psycopg.connect(url, autocommit=True, connect_timeout=10) as connection:
+    try:
+        connection = _connect(url)
+    except psycopg.OperationalError as err:
+        raise _cannot_connect(url, err) from None
+    with connection:
         rows = connection.execute(
             "SELECT schema_name FROM information_schema.schemata WHERE starts_with(schema_name, %s)", (SCHEMA_PREFIX,)
         ).fetchall()

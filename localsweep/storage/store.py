@@ -18,7 +18,7 @@ import json
 import math
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from localsweep.storage.view import (
     default_storage,
     find_sweep,
     meta,
+    sweep_locations,
 )
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "SweepView",
     "default_storage",
     "find_sweep",
+    "sweep_locations",
 ]
 SCHEMA_VERSION = schema.SCHEMA_VERSION
 
@@ -155,9 +157,10 @@ class SweepStore(SweepView):
         self._lease.fenced(lambda c: set_meta(c, "settings", json.dumps(settings)))
         self.settings = settings
 
-    def record_uploaded(self, run_ids: list[str]) -> None:
-        """Add run ids to those uploaded."""
-        done = sorted({*self.uploaded(), *run_ids})
+    def record_uploaded(self, run_ids: list[str], *, lost: Sequence[str] = ()) -> None:
+        """Add run ids to those uploaded, and take out the ``lost`` ones (the server no longer holds them: they are
+        to upload again), in one write."""
+        done = sorted({*self.uploaded(), *run_ids} - set(lost))
         self._lease.fenced(lambda c: set_meta(c, "uploaded", json.dumps(done)))
 
     def record_wandb_sweep(self, path: str, run_ids: list[str]) -> None:

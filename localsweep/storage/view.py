@@ -28,7 +28,15 @@ from contract.objectives import DEFAULT_GOAL, primary
 from localsweep.core import trial as trial_module
 from localsweep.core.trial import Trial, TrialState
 from localsweep.storage import lease, schema
-from localsweep.storage.database import Cursor, Database, SqliteDatabase, is_postgres, open_database, sweep_names
+from localsweep.storage.database import (
+    Cursor,
+    Database,
+    DatabaseUnavailableError,
+    SqliteDatabase,
+    is_postgres,
+    open_database,
+    sweep_names,
+)
 from localsweep.storage.layout import DB_NAME, SweepLayout
 from localsweep.storage.lease import Holder
 
@@ -41,6 +49,7 @@ _COLUMNS = (
     "artifacts, metric_value, metric_imputed, requeued, agent, host, stop_requested, decided, rev, retried"
 )
 View = TypeVar("View", bound="SweepView")
+__all__ = ["DatabaseUnavailableError", "Location", "SweepView", "default_storage", "find_sweep", "sweep_locations"]
 
 
 def default_storage() -> str | None:
@@ -74,14 +83,8 @@ def find_sweep(name: str | None = None, root: Path = DEFAULT_ROOT, storage: str 
         When there is no such sweep (the message lists the sweeps that exist).
     """
     storage = storage or default_storage()
-    if storage is not None:
-        if not is_postgres(storage):
-            raise ValueError(f"--storage must be a postgresql:// URL, but got {storage!r}")
-        names = sweep_names(storage)
-        where = f"in {storage.split('@')[-1]}"
-    else:
-        names = sorted(p.parent.name for p in root.glob(f"*/{DB_NAME}")) if root.is_dir() else []
-        where = f"under {root}/"
+    names = [location.name for location in sweep_locations(root, storage)]
+    where = f"under {root}/" if storage is None else f"in {storage.split('@')[-1]}"
     if name is None and names:
         stores = [SweepView.connect(Location(n, root, storage)) for n in names]
         return Location(max(stores, key=lambda s: s.created_at).name, root, storage)
@@ -95,6 +98,23 @@ def find_sweep(name: str | None = None, root: Path = DEFAULT_ROOT, storage: str 
         f"sweep {name!r} not found {where} (sweeps there: {', '.join(names) or 'none'}); "
         "pass --root/--storage or a name"
     )
+
+
+def sweep_locations(root: Path = DEFAULT_ROOT, storage: str | None = None) -> list[Location]:
+    """Every sweep recorded in ``storage`` (a PostgreSQL URL), else every SQLite sweep under ``root``, by name.
+
+    Raises
+    ------
+    ValueError
+        When ``storage`` is not a PostgreSQL URL.
+    """
+    if storage is not None:
+        if not is_postgres(storage):
+            raise ValueError(f"--storage must be a postgresql:// URL, but got {storage!r}")
+        names = sweep_names(storage)
+    else:
+        names = sorted(p.parent.name for p in root.glob(f"*/{DB_NAME}")) if root.is_dir() else []
+    return [Location(name, root, storage) for name in names]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,81 @@
+"""The sweep's PostgreSQL database: a first connection that fails says so at once; a later outage is waited out,
+and said so while it lasts.
+
+A wrong port needs no server (nothing listens there). The outage is a real network cut between the client and a
+real PostgreSQL server (tests/postgres_server.py): a relay on loopback that drops every connection and stops
+accepting new ones until it is restored.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from localsweep.storage.database import DatabaseUnavailableError, PostgresDatabase
+from tests.postgres_server import Server, free_port, relay
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "not-for-the-logs"
+
+
+def _run(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    # Bounded: before the fix `create`/`run` waited 5 minutes for a server that was never there.
+    return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["localsweep", "create", "sweep.yaml", "--name", "g"],
+        ["localsweep", "run", "sweep.yaml", "--name", "g"],
+        ["localsweep", "status", "g"],  # as `agent`, `sync`, `best`: they open the sweep the same way
+        ["analysis", "report", "--sweep", "g"],
+    ],
+    ids=lambda argv: " ".join(argv[:2]),
+)
+def test_a_database_never_reached_is_said_at_once_with_host_port_and_reason(tmp_path, subprocess_env, command):
+    (tmp_path / "sweep.yaml").write_text(
+        f"program: {REPO_ROOT}/tests/localsweep_programs/echo_config.py\nmethod: grid\n"
+        "metric: {name: score, goal: maximize}\nparameters:\n  x: {values: [1]}\n"
+    )
+    port = free_port()  # nothing listens there
+    url = f"postgresql://sweeps:{PASSWORD}@127.0.0.1:{port}/sweeps"
+    done = _run([sys.executable, "-m", *command, "--storage", url], subprocess_env, tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"cannot connect to the sweep database at 127.0.0.1:{port}" in done.stderr
+    assert "Connection refused" in done.stderr  # the server's (here: the network's) reason
+    assert "fix: check the host, port, user and password" in done.stderr
+    assert PASSWORD not in done.stdout + done.stderr
+
+
+def test_an_outage_after_a_first_connection_is_waited_out_and_said(postgres: Server, capsys):
+    with relay(postgres.port) as link:
+        db = PostgresDatabase(f"postgresql://{postgres.user}:{PASSWORD}@127.0.0.1:{link.port}/postgres", "s", 30.0)
+        assert db.read(lambda cursor: cursor.execute("SELECT 1").fetchone()) == (1,)
+        link.cut()
+        back = threading.Timer(1.5, link.restore)
+        back.start()
+        try:
+            assert db.read(lambda cursor: cursor.execute("SELECT 2").fetchone()) == (2,)
+        finally:
+            back.join()
+        db.close()
+    err = capsys.readouterr().err
+    assert f"waiting for the database at 127.0.0.1:{link.port}/postgres (0 s of 30 s)" in err
+    assert "the database answers again after" in err
+    assert PASSWORD not in err
+
+
+def test_an_outage_longer_than_the_retry_window_ends_with_the_reason(postgres: Server, capsys):
+    with relay(postgres.port) as link:
+        db = PostgresDatabase(f"postgresql://{postgres.user}@127.0.0.1:{link.port}/postgres", "s", 1.0)
+        db.read(lambda cursor: cursor.execute("SELECT 1"))
+        link.cut()
+        with pytest.raises(DatabaseUnavailableError, match=r"unreachable for 1 s"):
+            db.read(lambda cursor: cursor.execute("SELECT 1"))
+    assert "waiting for the database" in capsys.readouterr().err
