@@ -90,7 +90,7 @@ def parser() -> argparse.ArgumentParser:
 
 def _source(args: argparse.Namespace) -> Source:
     if args.sweep is not None:
-        return fetch.from_sweep(args.sweep, args.sweeps_root, args.storage, args.timeout)
+        return fetch.from_sweep(args.sweep, args.sweeps_root, args.storage, timeout=args.timeout)
     if args.run is not None:
         return fetch.from_run_dir(args.run)
     return fetch.from_predictions_file(args.predictions)
