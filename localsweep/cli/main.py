@@ -24,10 +24,11 @@ import yaml
 
 from contract.objectives import is_multi_objective
 from localsweep.bridge import sync
+from localsweep.core import pareto
 from localsweep.core.trial import CRASHED, FINISHED, RUNNING
 from localsweep.run.controller import Controller
 from localsweep.run.progress import Progress, controller_line, status_json, table, trial_json
-from localsweep.search import distinct, pareto, suggest
+from localsweep.search import distinct, suggest
 from localsweep.search.validate import SweepConfigError, check_sweep_config, load_sweep_config
 from localsweep.storage import DatabaseUnavailableError
 from localsweep.storage.lease import SweepBusyError
