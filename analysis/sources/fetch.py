@@ -10,16 +10,27 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from analysis.sources.predictions import Predictions
-from analysis.sources.source import RunInfo, Source, SweepInfo, TrialPoint, swept_parameters
+from analysis.sources.source import (
+    ObjectivePoint,
+    Pareto,
+    RunInfo,
+    Selection,
+    Source,
+    SweepInfo,
+    TrialPoint,
+    swept_parameters,
+)
+from analysis.sources.trials import BEST, Pick, best_rule, choose, hint, pareto_of_runs
 from analysis.stats.metrics import Metrics
 from contract import predictions as schema
-from contract.objectives import Objective, primary
+from contract.objectives import Objective, is_multi_objective, objectives, primary
 
 if TYPE_CHECKING:  # the engine imports wandb: only where a sweep is read
     from localsweep.core.trial import Trial
@@ -118,11 +129,13 @@ def from_run_dir(run_dir: Path, option: str = "--run") -> Source:
     )
 
 
-def from_offline_sweep(name_or_path: str, root: Path, storage: str | None = None, option: str = SWEEP_OPTION) -> Source:
+def from_offline_sweep(
+    name_or_path: str, root: Path, storage: str | None = None, option: str = SWEEP_OPTION, pick: Pick = BEST
+) -> Source:
     """The best trial of a local offline sweep (a sweep directory, its ``sweep.db``, or a name under ``root``, or
-    in ``storage``: a PostgreSQL URL, default ``$LOCALSWEEP_STORAGE``).
+    in ``storage``: a PostgreSQL URL, default ``$LOCALSWEEP_STORAGE``), or the trial ``pick`` names.
 
-    The best run's predictions are read from its run directory; when that lies on another host (a sweep run by
+    The trial's predictions are read from its run directory; when that lies on another host (a sweep run by
     agents on many hosts), from the copy the store keeps of every finished run's predictions artifact.
     """
     from localsweep.storage.view import Location, SweepView, default_storage, find_sweep
@@ -139,7 +152,12 @@ def from_offline_sweep(name_or_path: str, root: Path, storage: str | None = None
     except FileNotFoundError as error:
         raise ValueError(f"{accepted(option)}, but {error}") from None
     try:
-        trials, best = store.trials(), store.best_trial()
+        trials = store.trials()
+        pareto = _pareto_of_trials(store.config, trials)
+        best, selection = store.best_trial(), None
+        if not pick.default:
+            selection = choose(store.name, store.config, pareto, pick)
+            best = next(t for t in trials if t.run_id == selection.run_id)
         if best is None:
             states = ", ".join(f"{t.run_id}: {t.state}" for t in trials) or "no trials"
             raise ValueError(
@@ -152,6 +170,9 @@ def from_offline_sweep(name_or_path: str, root: Path, storage: str | None = None
             run = _from_store_copy(store, best)
     finally:
         store.close()
+    multi = is_multi_objective(store.config)
+    if multi and selection is None:
+        selection = Selection("best", best.run_id, best.number, best_rule(store.config), hint(store.config))
     points = [TrialPoint(t.run_id, t.state, t.config, None if t.metric_imputed else t.metric_value) for t in trials]
     sweep = SweepInfo(
         name=store.name,
@@ -170,7 +191,25 @@ def from_offline_sweep(name_or_path: str, root: Path, storage: str | None = None
         artifact=run.artifact,
         notes=run.notes,
         schema_version=run.schema_version,
+        pareto=pareto if multi else None,
+        selection=selection,
     )
+
+
+def _pareto_of_trials(config: dict[str, Any], trials: Sequence[Trial]) -> Pareto:
+    """An offline sweep's objectives, front and ranks, as the engine computes them."""
+    from localsweep.core import pareto
+
+    goals = tuple(objectives(config))
+    on_front = {t.run_id for t in pareto.front(config, trials)}
+    points = tuple(
+        ObjectivePoint(
+            t.run_id, t.number, str(t.state), t.config, tuple(pareto.values(config, t)), t.run_id in on_front
+        )
+        for t in trials
+    )
+    ranked = tuple(tuple(t.run_id for t in pareto.along(config, trials, o.name)) for o in goals)
+    return Pareto(goals, points, ranked)
 
 
 def _from_store_copy(store: SweepView, trial: Trial) -> Source:
@@ -181,9 +220,10 @@ def _from_store_copy(store: SweepView, trial: Trial) -> Source:
     if not found:
         where = f"its run directory {trial.run_dir} is not on this host" if trial.run_dir else "it has no run directory"
         raise ValueError(
-            f"the best run's predictions must be readable, but {where} and sweep {store.name} keeps no copy of run "
-            f"{trial.run_id}'s predictions (only a sweep recorded in PostgreSQL keeps one); fix: analyse it on the "
-            f"host that ran it (host {trial.host or 'unknown'}), or pass its predictions file with --predictions"
+            f"the predictions of run {trial.run_id} must be readable, but {where} and sweep {store.name} keeps no "
+            f"copy of them (one recorded in PostgreSQL keeps those of each finished or stopped trial); fix: analyse "
+            f"it on the host that ran it (host {trial.host or 'unknown'}), or pass its predictions file with "
+            f"--predictions"
         )
     name, data = found[0]
     directory = Path(tempfile.mkdtemp(prefix="analysis-"))
@@ -199,23 +239,26 @@ def _from_store_copy(store: SweepView, trial: Trial) -> Source:
     )
 
 
-def from_sweep(spec: str, root: Path, storage: str | None = None, option: str = SWEEP_OPTION) -> Source:
+def from_sweep(
+    spec: str, root: Path, storage: str | None = None, option: str = SWEEP_OPTION, pick: Pick = BEST
+) -> Source:
     """``--sweep`` (or how ``option`` gave it): a local offline sweep if one matches ``spec``, else
-    ``ENTITY/PROJECT/SWEEP_ID`` on W&B."""
+    ``ENTITY/PROJECT/SWEEP_ID`` on W&B; its best run, or the trial ``pick`` names."""
     local = Path(spec).exists() or (root / spec).is_dir()
     if local or not _ONLINE_SWEEP.match(spec):
-        return from_offline_sweep(spec, root, storage, option)
+        return from_offline_sweep(spec, root, storage, option, pick)
     mode = os.environ.get("WANDB_MODE", "")
     if mode in ("offline", "disabled", "dryrun"):
         raise ValueError(
             f"{option} {spec} names a W&B sweep, but WANDB_MODE={mode} forbids the server and no offline sweep "
             f"{spec!r} exists under {root}/; fix: set WANDB_MODE=online (and WANDB_API_KEY), or name a local sweep"
         )
-    return from_wandb_sweep(spec, option)
+    return from_wandb_sweep(spec, option, pick)
 
 
-def from_wandb_sweep(path: str, option: str = SWEEP_OPTION) -> Source:
-    """The best finished run of a W&B sweep (by the sweep's metric and goal) and its ``predictions`` artifact."""
+def from_wandb_sweep(path: str, option: str = SWEEP_OPTION, pick: Pick = BEST) -> Source:
+    """The best finished run of a W&B sweep (by the sweep's metric and goal), or the run ``pick`` names, and its
+    ``predictions`` artifact."""
     import requests
     import wandb
 
@@ -242,18 +285,23 @@ def from_wandb_sweep(path: str, option: str = SWEEP_OPTION) -> Source:
         parameters=swept_parameters(sweep.config),
         trials=points,
     )
+    pareto = pareto_of_runs(sweep.config, [(r.id, r.state, dict(r.config), r.summary) for r in runs])
+    selection = None if pick.default else choose(path, sweep.config, pareto, pick)
     scored = sweep_info.scored()
-    if not scored:
+    if selection is None and not scored:
         states = ", ".join(f"{r.id}: {r.state}" for r in runs) or "no runs"
         raise ValueError(
             f"the sweep must have a finished run with a {name or 'metric'} value, but W&B sweep {path} has none "
             f"({states}); fix: run agents until one finishes"
         )
-    best = next(r for r in runs if r.id == scored[0].run_id)
+    best = next(r for r in runs if r.id == (selection.run_id if selection else scored[0].run_id))
+    multi = is_multi_objective(sweep.config)
+    if multi and selection is None:
+        selection = Selection("best", best.id, None, best_rule(sweep.config), hint(sweep.config))
     artifacts = [a for a in best.logged_artifacts() if a.type == schema.ARTIFACT_TYPE]
     if not artifacts:
         raise ValueError(
-            f"the best run must have logged a predictions artifact, but run {best.id} of sweep {path} has none; "
+            f"the run must have logged a predictions artifact, but run {best.id} of sweep {path} has none; "
             f"fix: train with `python -m trainer`, which logs predictions-<run_id>"
         )
     version = schema.version_of(artifacts[-1].metadata)
@@ -263,7 +311,14 @@ def from_wandb_sweep(path: str, option: str = SWEEP_OPTION) -> Source:
         raise ValueError(f"the predictions artifact {artifacts[-1].name} holds no .csv or .parquet file")
     run = RunInfo(best.id, best.name, best.state, dict(best.config), dict(best.summary), best.url)
     return Source(
-        found[0], f"W&B sweep {path}", run, sweep_info, artifact=artifacts[-1].qualified_name, schema_version=version
+        found[0],
+        f"W&B sweep {path}",
+        run,
+        sweep_info,
+        artifact=artifacts[-1].qualified_name,
+        schema_version=version,
+        pareto=pareto if multi else None,
+        selection=selection,
     )
 
 
