@@ -106,7 +106,7 @@ def analyse(
     if source.sweep is not None:
         ranked, note = _sweep_view(source.sweep, images)
     if source.pareto is not None:
-        images[FIGURE[0]] = sweep_figures.pareto_front(source.pareto, source.run.run_id if source.run else None)
+        images[FIGURE[0]] = sweep_figures.front_figure(source.pareto, source.run.run_id if source.run else None)
     parts = Parts(
         source=source,
         predictions=predictions,

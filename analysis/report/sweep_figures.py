@@ -118,7 +118,7 @@ def _direction(objective: Objective, axis: str) -> str:
     return f"{objective.name} ({objective.goal}: better {arrows[axis, objective.maximize]})"
 
 
-def pareto_front(pareto: Pareto, explained: str | None) -> bytes:
+def front_figure(pareto: Pareto, explained: str | None) -> bytes:
     """Every trial scored on both objectives of each pair (grey), the front highlighted (joined in the order of the
     first objective when there are two), the ``explained`` trial ringed; each axis says which way is better.
 
@@ -129,7 +129,7 @@ def pareto_front(pareto: Pareto, explained: str | None) -> bytes:
     ...           ObjectivePoint("b", 2, "finished", {}, (0.8, 1.0), True),
     ...           ObjectivePoint("c", 3, "finished", {}, (0.7, 3.0), False))
     >>> goals = (Objective("acc", "maximize"), Objective("size"))
-    >>> pareto_front(Pareto(goals, points, (("a", "b", "c"), ("b", "c", "a"))), "b")[:4]
+    >>> front_figure(Pareto(goals, points, (("a", "b", "c"), ("b", "c", "a"))), "b")[:4]
     b'\\x89PNG'
     """
     count = len(pareto.objectives)
