@@ -1,5 +1,7 @@
 """``python -m analysis report`` explains a run's predictions; ``python -m analysis compare A B`` compares two runs
-on the same test rows. Each writes an HTML, Markdown and JSON report.
+on the same test rows. Each writes an HTML, Markdown and JSON report. A sweep's report explains its best run, or
+the trial ``--trial`` names, or the best along one of its metrics (``--metric``); ``compare --sweep NAME A B``
+compares two trials of one sweep.
 
 Exit codes: 0 report written; 1 the source could not be reached (the sweep's database, W&B's server); 2 bad input.
 Each failure is one line on stderr, no traceback.
@@ -15,6 +17,7 @@ from analysis import compare, pipeline
 from analysis.report.render import check_output
 from analysis.sources import fetch
 from analysis.sources.source import Source
+from analysis.sources.trials import Pick
 from analysis.stats import bootstrap
 
 DEFAULT_SWEEPS_ROOT = Path("offline_sweeps")
@@ -59,6 +62,14 @@ def parser() -> argparse.ArgumentParser:
     )
     where.add_argument("--run", type=Path, metavar="RUN_DIR", help="an offline wandb run directory")
     where.add_argument("--predictions", type=Path, metavar="FILE", help="a predictions .csv or .parquet file")
+    report.add_argument(
+        "--trial",
+        metavar="ID|NUMBER",
+        help="with --sweep: explain this trial (its run id, or its number as `localsweep status` shows it)",
+    )
+    report.add_argument(
+        "--metric", metavar="NAME", help="with --sweep: explain the best trial along this one of the sweep's metrics"
+    )
     _uncertainty_options(
         report,
         f"default {bootstrap.RESAMPLES}, fewer above {pipeline.RESAMPLE_BUDGET // bootstrap.RESAMPLES:,} rows, "
@@ -81,16 +92,31 @@ def parser() -> argparse.ArgumentParser:
     )
     for name in ("a", "b"):
         pair.add_argument(
-            name, metavar=name.upper(), help="a sweep (its best run), an offline run directory, or a predictions file"
+            name,
+            metavar=name.upper(),
+            help="a sweep (its best run), an offline run directory, or a predictions file; with --sweep, a trial of "
+            "that sweep (its run id or number)",
         )
+    pair.add_argument(
+        "--sweep",
+        metavar="SWEEP",
+        help="A and B are two trials of this sweep (an offline sweep's name or directory, or ENTITY/PROJECT/SWEEP_ID)",
+    )
     _uncertainty_options(pair, f"default {bootstrap.RESAMPLES}; 0: none")
     pair.add_argument("--out", type=Path, help="output directory (default: reports/compare-<A>-vs-<B>)")
     return main
 
 
 def _source(args: argparse.Namespace) -> Source:
+    pick = Pick(args.trial, args.metric)
     if args.sweep is not None:
-        return fetch.from_sweep(args.sweep, args.sweeps_root, args.storage, timeout=args.timeout)
+        return fetch.from_sweep(args.sweep, args.sweeps_root, args.storage, timeout=args.timeout, pick=pick)
+    if not pick.default:
+        given = "--run" if args.run is not None else "--predictions"
+        raise ValueError(
+            f"--trial and --metric pick a trial of a sweep, so they need --sweep, but got {given}; fix: pass "
+            f"--sweep SWEEP, or drop --trial/--metric"
+        )
     if args.run is not None:
         return fetch.from_run_dir(args.run)
     return fetch.from_predictions_file(args.predictions)
@@ -120,10 +146,22 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    a, b = (
-        fetch.resolve(spec, args.sweeps_root, args.storage, f"compare's {role}", args.timeout)
-        for spec, role in ((args.a, "A"), (args.b, "B"))
-    )
+    if args.sweep is not None:
+        a, b = (
+            fetch.from_sweep(
+                args.sweep,
+                args.sweeps_root,
+                args.storage,
+                timeout=args.timeout,
+                pick=Pick(spec, option=f"compare's {role}"),
+            )
+            for spec, role in ((args.a, "A"), (args.b, "B"))
+        )
+    else:
+        a, b = (
+            fetch.resolve(spec, args.sweeps_root, args.storage, f"compare's {role}", args.timeout)
+            for spec, role in ((args.a, "A"), (args.b, "B"))
+        )
     resamples = bootstrap.RESAMPLES if args.resamples is None else args.resamples
     if resamples < 0:
         raise ValueError(f"`--resamples >= 0` must hold, but got {resamples}; fix: pass e.g. 1000, or 0 for none")

@@ -1,6 +1,7 @@
 """``python -m analysis compare A B``: two models on the same test rows, with paired tests.
 
-A and B are read like a report's source (a predictions file, an offline run, a sweep's best run); their rows are
+A and B are read like a report's source (a predictions file, an offline run, a sweep's best run, or two trials of
+one sweep with ``--sweep``: then each side also says its value on each of the sweep's metrics); their rows are
 matched by ``index`` and must be the same examples (``analysis.stats.paired.align``). Then: McNemar's test on
 which rows each gets right, a paired bootstrap of accuracy, macro F1 and macro AUROC (the same resampled rows for
 both), per-class differences, and the rows where the two disagree.
@@ -48,6 +49,32 @@ def name_of(source: Source) -> str:
     return source.run.run_id if source.run else source.predictions_path.stem
 
 
+def sweep_trial(source: Source) -> dict[str, Any] | None:
+    """The sweep trial a side is: the sweep, the trial's number, its value and goal on each of the sweep's metrics,
+    whether it is on the Pareto front (``None`` with one metric); ``None`` for a side that is no sweep's trial.
+
+    Examples
+    --------
+    >>> from analysis.sources.source import RunInfo, SweepInfo, TrialPoint
+    >>> sweep = SweepInfo("s", "s", "acc", "maximize", ".", [], [TrialPoint("r", "finished", {}, 0.9)])
+    >>> run = RunInfo("r", "r", "finished", {}, {}, ".")
+    >>> sweep_trial(Source(Path("p.csv"), "test", run=run, sweep=sweep))
+    {'sweep': 's', 'number': None, 'metrics': {'acc': {'goal': 'maximize', 'value': 0.9}}, 'on_front': None}
+    """
+    sweep, run = source.sweep, source.run
+    if sweep is None or run is None:
+        return None
+    number = None if source.selection is None else source.selection.number
+    point = None if source.pareto is None else source.pareto.point(run.run_id)
+    value = next((t.metric_value for t in sweep.trials if t.run_id == run.run_id), None)
+    metrics: dict[str, dict[str, Any]] = {sweep.metric_name: {"goal": sweep.goal, "value": value}}
+    if source.pareto is not None and point is not None:
+        pairs = zip(source.pareto.objectives, point.values, strict=True)
+        metrics = {o.name: {"goal": o.goal, "value": v} for o, v in pairs}
+        return {"sweep": sweep.name, "number": point.number, "metrics": metrics, "on_front": point.on_front}
+    return {"sweep": sweep.name, "number": number, "metrics": metrics, "on_front": None}
+
+
 def _side(source: Source, predictions: Predictions) -> dict[str, Any]:
     return {
         "name": name_of(source),
@@ -57,6 +84,7 @@ def _side(source: Source, predictions: Predictions) -> dict[str, Any]:
         "sha256": sha256(source.predictions_path),
         "rows": predictions.n_rows,
         "notes": source.notes,
+        "trial": sweep_trial(source),
     }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.report import figures, sweep_figures
+from analysis.report.front import FIGURE
 from analysis.report.render import write_report
 from analysis.report.sections import sections, title
 from analysis.report.summary import Parts, build_summary
@@ -104,6 +105,8 @@ def analyse(
     ranked, note = None, ""
     if source.sweep is not None:
         ranked, note = _sweep_view(source.sweep, images)
+    if source.pareto is not None:
+        images[FIGURE[0]] = sweep_figures.front_figure(source.pareto, source.run.run_id if source.run else None)
     parts = Parts(
         source=source,
         predictions=predictions,

@@ -1,7 +1,7 @@
 """The Pareto front of ``sweeps/pareto.yaml`` (validation accuracy against parameter count) as a figure.
 
 Runs the sweep offline as written (``run_cap`` trials of Optuna's multi-objective TPE, pooled mode, one worker,
-``--seed``), then plots every trial and the front (localsweep's own ``localsweep.search.pareto.front``) to a small
+``--seed``), then plots every trial and the front (localsweep's own ``localsweep.core.pareto.front``) to a small
 PNG, and prints the front as a Markdown table. With ``--sweep``, plots an existing sweep instead of running one.
 
 Run from the repository root (about 3 minutes on 2 cores)::
@@ -22,8 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make the project's packages importable
 
 from bench.bench_orchestration import environment  # noqa: E402
+from localsweep.core import pareto  # noqa: E402
 from localsweep.core.trial import Trial  # noqa: E402
-from localsweep.search import measure, pareto  # noqa: E402
 from localsweep.storage.store import SweepStore  # noqa: E402
 
 SWEEP = REPO_ROOT / "sweeps" / "pareto.yaml"
@@ -41,7 +41,7 @@ def points(store: SweepStore, trials: Sequence[Trial]) -> list[tuple[float, floa
     """``(val_accuracy, model_parameters)`` of the trials that measured both, smallest model first."""
     found = []
     for trial in trials:
-        accuracy, size = measure.values(store.config, trial)
+        accuracy, size = pareto.values(store.config, trial)
         if accuracy is not None and size is not None:
             found.append((accuracy, size))
     return sorted(found, key=lambda p: p[1])

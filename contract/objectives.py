@@ -1,5 +1,7 @@
 """What a sweep optimises: its one ``metric``, or its ``metrics:`` list (several objectives, W&B's multi-objective),
-each with its goal — and every comparison under a goal, defined here once.
+each with its goal — and every comparison under a goal, defined here once: which value is better, how a run's
+value for an objective is read from what it logged, and which runs no other beats on every objective (the Pareto
+front). The engine (``status``, ``best``, the search) and the report both call these.
 
 W&B's schema (sweeps 0.3.0) accepts either ``metric: {name, goal, target}`` or ``metrics: [{name, goal}, ...]`` (at
 least two, ``method: custom`` only), never both; ``goal`` defaults to ``minimize``. Everything that needs "the"
@@ -11,7 +13,9 @@ best run, the trainer's restored epoch) uses the *primary* objective: the one ``
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+import numbers
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -48,6 +52,16 @@ def sort_key(goal: str, value: float) -> float:
     [0.9, 0.5, 0.2]
     """
     return -value if goal == "maximize" else value
+
+
+def is_number(value: Any) -> bool:
+    """Whether a logged value counts as a measurement: a finite real number, not a bool (W&B's engine's rule,
+    ``sweeps.run.is_number``, for the values a run logs).
+
+    >>> is_number(0.5), is_number(3), is_number(float("nan")), is_number(True), is_number("0.5"), is_number(None)
+    (True, True, False, False, False, False)
+    """
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,24 @@ class Objective:
         """A key that sorts values best first."""
         return sort_key(self.goal, value)
 
+    def value(self, summary: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> float | None:
+        """A run's value for this objective, read as W&B's engine reads a run's metric: its summary value when that
+        is a number (:func:`is_number`), else the best number logged in its history under the goal
+        (``SweepRun.metric_extremum``), else None. Never NaN or ±inf.
+
+        >>> acc = Objective("acc", "maximize")
+        >>> acc.value({"acc": 0.6}, [{"acc": 0.9}]), acc.value({}, [{"acc": 0.5}, {"acc": 0.7}, {"loss": 1.0}])
+        (0.6, 0.7)
+        >>> acc.value({"acc": float("nan")}, [{"acc": float("inf")}]), acc.value({}, [])
+        (None, None)
+        """
+        if is_number(summary.get(self.name)):
+            return float(summary[self.name])
+        logged = [float(row[self.name]) for row in history if is_number(row.get(self.name))]
+        if not logged:
+            return None
+        return max(logged) if self.maximize else min(logged)
+
 
 def objectives(config: Mapping[str, Any]) -> list[Objective]:
     """The sweep's objectives in YAML order (empty when it has no metric).
@@ -112,6 +144,39 @@ def primary(config: Mapping[str, Any]) -> Objective | None:
 def find(config: Mapping[str, Any], name: str) -> Objective | None:
     """The sweep's objective called ``name``, or None."""
     return next((o for o in objectives(config) if o.name == name), None)
+
+
+def dominates(goals: Sequence[Objective], a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether values ``a`` beat ``b`` in the Pareto sense: at least as good on every objective and better on one
+    (Optuna's dominance; equal values dominate neither way).
+
+    >>> goals = [Objective("acc", "maximize"), Objective("size", "minimize")]
+    >>> dominates(goals, [0.9, 10], [0.8, 10]), dominates(goals, [0.9, 10], [0.8, 5]), dominates(goals, [1, 1], [1, 1])
+    (True, False, False)
+    """
+    pairs = list(zip(goals, a, b, strict=True))
+    return not any(g.better(y, x) for g, x, y in pairs) and any(g.better(x, y) for g, x, y in pairs)
+
+
+def pareto_front(goals: Sequence[Objective], rows: Sequence[Sequence[float | None]]) -> list[int]:
+    """The positions of the rows on the Pareto front, in order: those with a value for every objective that no
+    other such row dominates (:func:`dominates`). Rows with equal values are on it together or off it together.
+
+    The rows are visited best first on the first objective (then the next, ...): a row's dominator comes before it,
+    and a dominated dominator has a dominator of its own on the front, so each row is checked against the front
+    found so far only.
+
+    >>> goals = [Objective("acc", "maximize"), Objective("size", "minimize")]
+    >>> pareto_front(goals, [[0.9, 100], [0.8, 10], [0.7, 50], [0.95, 1000], [0.99, None], [0.8, 10]])
+    [0, 1, 3, 5]
+    """
+    complete = [(i, [float(v) for v in row if v is not None]) for i, row in enumerate(rows) if None not in row]
+    order = sorted(complete, key=lambda item: [g.sort_key(v) for g, v in zip(goals, item[1], strict=True)])
+    front: list[tuple[int, list[float]]] = []
+    for i, values in order:
+        if not any(dominates(goals, other, values) for _, other in front):
+            front.append((i, values))
+    return sorted(i for i, _ in front)
 
 
 def is_multi_objective(config: Mapping[str, Any]) -> bool:

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,10 @@ from PIL import Image
 from playwright.sync_api import Page, sync_playwright
 
 from analysis import compare, pipeline
-from analysis.sources.source import RunInfo, Source, SweepInfo, TrialPoint
+from analysis.report.front import FIGURE
+from analysis.sources.source import ObjectivePoint, Pareto, RunInfo, Selection, Source, SweepInfo, TrialPoint
+from analysis.sources.trials import best_rule, hint
+from contract.objectives import Objective, pareto_front
 from trainer.config import TrainConfig
 from trainer.data import load_dataset
 
@@ -154,4 +158,34 @@ def test_compare_report_renders(browser_page, tmp_path):
     images = _open(page, html, tmp_path / "compare.png")
     assert sorted(images) == ["Paired bootstrap distributions of B - A", "Per-class F1 and AUROC differences"]
     assert all(loaded and width > 100 for loaded, width in images.values()), images
+    assert errors == []
+
+
+def test_pareto_front_section_renders(browser_page, tmp_path):
+    page, errors = browser_page
+    source = _mnist_like_source(tmp_path)
+    goals = (Objective("val_accuracy", "maximize"), Objective("model_parameters", "minimize"))
+    sizes = {"run0": 1000.0, "run1": 500.0, "run2": 4000.0, "run3": 3000.0}
+    trials = source.sweep.trials if source.sweep else []
+    values = [(t.metric_value, sizes[t.run_id]) for t in trials]
+    front = pareto_front(goals, values)
+    points = tuple(
+        ObjectivePoint(t.run_id, i + 1, t.state, t.config, values[i], i in front) for i, t in enumerate(trials)
+    )
+    ranked = (("run3", "run2", "run1", "run0"), ("run1", "run0", "run3", "run2"))
+    config = {"metrics": [{"name": g.name, "goal": g.goal} for g in goals]}
+    selection = Selection("best", "run3", 4, best_rule(config), hint(config))
+    multi = replace(source, pareto=Pareto(goals, points, ranked), selection=selection)
+    html = pipeline.write(pipeline.analyse(multi, resamples=0), tmp_path / "pareto")["html"]
+    images = _open(page, html, tmp_path / "pareto.png")  # the one page load
+    page.locator("#pareto-front").screenshot(path=str(tmp_path / "front.png"))
+    print(f"screenshot: {tmp_path / 'front.png'}")
+    loaded, width = images[FIGURE[1]]
+    assert loaded
+    assert width > 100
+    titles = page.eval_on_selector_all("h2", "headings => headings.map(h => h.textContent)")
+    assert titles[:3] == ["Pareto front", "Explained trial on each metric", "Run and provenance"]
+    rows = page.eval_on_selector_all("#pareto-front tr", "rows => rows.map(r => r.cells[2].textContent)")
+    assert rows == ["run", "run1", "run3"]  # the header, then the front in start order
+    assert Image.open(tmp_path / "front.png").size[1] > 300
     assert errors == []

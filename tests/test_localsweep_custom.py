@@ -12,13 +12,13 @@ import pytest
 import yaml
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
+from localsweep.core.pareto import best_along, front
 from localsweep.core.trial import CRASHED, FINISHED, RUNNING, STOPPED
 from localsweep.search.custom import study as study_module
 from localsweep.search.custom.check import violations
 from localsweep.search.custom.source import Source
 from localsweep.search.custom.space import Space, translate
 from localsweep.search.custom.study import Engine, next_params, replay, to_prune
-from localsweep.search.pareto import best_along, front
 from localsweep.search.wandb_engine import params as wandb_params
 from tests.trials import trial
 

@@ -8,8 +8,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from analysis.report.figures import to_png
-from analysis.report.render import Section, number
+from analysis.report.render import Section, measured, number
 from analysis.stats.paired import PairedDifference
+from contract.objectives import better
 
 
 def per_class_deltas(per_class: list[dict[str, Any]], names: tuple[str, str]) -> bytes:
@@ -83,6 +84,28 @@ def _side_rows(summary: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _sweep_metrics(summary: dict[str, Any]) -> list[Section]:
+    """A and B as trials of one sweep: each of its metrics, and which of the two is better on it (none when the
+    two are not trials of one sweep)."""
+    a, b = summary["names"]
+    trial_a, trial_b = summary["a"]["trial"], summary["b"]["trial"]
+    if not (trial_a and trial_b) or trial_a["sweep"] != trial_b["sweep"]:
+        return []
+    rows = []
+    for name, metric in trial_a["metrics"].items():
+        value_a, value_b = metric["value"], trial_b["metrics"].get(name, {}).get("value")
+        winner = ""
+        if value_a is not None and value_b is not None:
+            ahead = [n for n, x, y in ((a, value_a, value_b), (b, value_b, value_a)) if better(metric["goal"], x, y)]
+            winner = ahead[0] if ahead else "tie"
+        rows.append([name, metric["goal"], measured(value_a), measured(value_b), winner])
+    if trial_a["on_front"] is not None:
+        rows.append(["on the Pareto front", "", *("yes" if t["on_front"] else "no" for t in (trial_a, trial_b)), ""])
+    numbers = ", ".join(f"trial {t['number']}" for t in (trial_a, trial_b) if t["number"] is not None)
+    intro = f"A and B are trials of sweep {trial_a['sweep']}{f' ({numbers})' if numbers else ''}: what each scored."
+    return [Section("Sweep metrics", intro, ["metric", "goal", a, b, "better"], rows)]
+
+
 def sections(summary: dict[str, Any]) -> list[Section]:
     """The comparison report, section by section."""
     a, b = summary["names"]
@@ -95,6 +118,7 @@ def sections(summary: dict[str, Any]) -> list[Section]:
             ["", "origin", "predictions", "rows", "SHA-256"],
             _side_rows(summary),
         ),
+        *_sweep_metrics(summary),
         Section(
             "Verdict",
             f"{summary['rows']} test rows matched by index in both tables.",

@@ -34,6 +34,18 @@ def number(value: Any) -> str:
     return str(value)
 
 
+def measured(value: float | None) -> str:
+    """Format a sweep metric as its trials logged it, whatever its scale (an accuracy, a parameter count): 6
+    significant digits, ``None`` (not measured) as "undefined".
+
+    Examples
+    --------
+    >>> measured(0.9871234), measured(101770.0), measured(0.000123456789), measured(None)
+    ('0.987123', '101770', '0.000123457', 'undefined')
+    """
+    return "undefined" if value is None else f"{value:.6g}"
+
+
 def interval(values: list[float | None] | None) -> str:
     """A confidence interval as ``[low, high]``; empty when there is none.
 

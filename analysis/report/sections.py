@@ -5,18 +5,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from analysis.report.render import Section, interval, number
+from analysis.report import front
+from analysis.report.render import Section, interval, measured, number
 from analysis.report.summary import HEADLINE
 
 
 def title(summary: dict[str, Any]) -> str:
-    """The report's title.
+    """The report's title: a trial asked for by id or number is not called the best run.
 
     >>> title({"run": {"name": "glad-sun-3"}}), title({"run": None})
     ('Best-run report: glad-sun-3', 'Predictions report')
+    >>> title({"run": {"name": "glad-sun-3"}, "selection": {"kind": "trial"}})
+    'Trial report: glad-sun-3'
     """
     run = summary["run"]
-    return f"Best-run report: {run['name']}" if run else "Predictions report"
+    if not run:
+        return "Predictions report"
+    asked = (summary.get("selection") or {}).get("kind") == "trial"
+    return f"{'Trial' if asked else 'Best-run'} report: {run['name']}"
 
 
 def _about(summary: dict[str, Any]) -> Section:
@@ -26,11 +32,10 @@ def _about(summary: dict[str, Any]) -> Section:
         rows = [["run", f"{run['name']} ({run['run_id']}, {run['state']})"], ["location", run["location"]], *rows]
     if sweep:
         rank = f"{sweep['rank']} of {sweep['scored_trials']} scored trials ({len(sweep['trials'])} in all)"
-        rows += [
-            ["sweep", f"{sweep['name']} ({sweep['sweep_id']}) at {sweep['location']}"],
-            ["sweep metric", f"{sweep['metric_name']} ({sweep['goal']})"],
-            ["sweep rank", rank],
-        ]
+        rows.append(["sweep", f"{sweep['name']} ({sweep['sweep_id']}) at {sweep['location']}"])
+        if "pareto" not in summary:  # several metrics: front.provenance_rows says each
+            rows += [["sweep metric", f"{sweep['metric_name']} ({sweep['goal']})"], ["sweep rank", rank]]
+        rows += front.provenance_rows(summary)
     schema = provenance["predictions_schema"]
     rows += [
         ["rows", str(provenance["rows"])],
@@ -176,12 +181,20 @@ def _mistakes(summary: dict[str, Any]) -> Section:
 
 
 def _sweep(summary: dict[str, Any]) -> list[Section]:
-    sweep = summary["sweep"]
+    sweep, pareto = summary["sweep"], summary.get("pareto")
+    metrics = [sweep["metric_name"]]
+    values = {t["run_id"]: [number(t["metric_value"])] for t in sweep["trials"]}
+    if pareto:  # every objective, and the front
+        metrics = [o["name"] for o in pareto["objectives"]] + ["front"]
+        values = {
+            t["run_id"]: [*(measured(v) for v in t["metrics"].values()), "*" if t["on_front"] else ""]
+            for t in pareto["trials"]
+        }
     trials = [
         [
             t["run_id"],
             t["state"],
-            number(t["metric_value"]),
+            *values.get(t["run_id"], [""] * len(metrics)),
             *(json.dumps(t["config"].get(p), ensure_ascii=False) for p in sweep["parameters"]),
         ]
         for t in sweep["trials"]
@@ -199,7 +212,7 @@ def _sweep(summary: dict[str, Any]) -> list[Section]:
         Section(
             "Sweep trials",
             f"Every trial of the sweep, best first by {sweep['metric_name']} ({sweep['goal']}).",
-            ["run", "state", sweep["metric_name"], *sweep["parameters"]],
+            ["run", "state", *metrics, *sweep["parameters"]],
             trials,
             [
                 ("metric_vs_parameters", "Sweep metric against each hyperparameter"),
@@ -217,8 +230,15 @@ def _sweep(summary: dict[str, Any]) -> list[Section]:
 
 
 def sections(summary: dict[str, Any]) -> list[Section]:
-    """The report, section by section, in reading order."""
-    result = [_about(summary), _overall(summary), *_confusion(summary), _per_class(summary), _calibration(summary)]
+    """The report, section by section, in reading order (a sweep with several objectives opens with its front)."""
+    result = [
+        *front.sections(summary),
+        _about(summary),
+        _overall(summary),
+        *_confusion(summary),
+        _per_class(summary),
+        _calibration(summary),
+    ]
     result += [_thresholds(summary), _mistakes(summary)]
     if summary["sweep"]:
         result += _sweep(summary)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.report import front
 from analysis.sources.predictions import Predictions
 from analysis.sources.source import Source
 from analysis.stats.bootstrap import FPR_GRID, RECALL_GRID, Uncertainty
@@ -226,7 +227,8 @@ def _sweep(parts: Parts) -> dict[str, Any] | None:
 
 
 def build_summary(parts: Parts) -> dict[str, Any]:
-    """Collect the run, the sweep, the provenance and every number into one JSON-ready dict."""
+    """Collect the run, the sweep (with its Pareto front when it has several objectives, and why this trial), the
+    provenance and every number into one JSON-ready dict."""
     m, t, c = parts.metrics, parts.thresholds, parts.calibration
     labels = m.labels
     keep = thin_indices(t.thresholds.shape[0])
@@ -281,4 +283,8 @@ def build_summary(parts: Parts) -> dict[str, Any]:
         "undefined": m.undefined,
         "notes": m.notes,
     }
+    # Only a sweep with several objectives, or a trial asked for, adds these: a one-metric report stays as it was.
+    for key, value in (("selection", front.selection(parts.source)), ("pareto", front.summary(parts.source))):
+        if value is not None:
+            summary[key] = value
     return dict(plain(summary))

@@ -1,4 +1,5 @@
-"""The sweep's figures as PNG bytes: each trial's metric against its hyperparameters, and their importance."""
+"""The sweep's figures as PNG bytes: each trial's metric against its hyperparameters, their importance, and the
+Pareto front of a sweep with several objectives."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from analysis.report.figures import to_png
+from analysis.sources.source import Pareto
 from analysis.stats.importance import Importance
+from contract.objectives import Objective
+
+PAIRS_SHOWN = 6
+"""Objective pairs drawn for a sweep with more than two objectives (the first objectives' pairs)."""
 
 
 def _numeric(values: Sequence[Any]) -> tuple[np.ndarray, list[str] | None]:
@@ -99,4 +105,83 @@ def importance_bars(result: Importance) -> bytes:
     correlation.axvline(0, color="black", lw=0.6)
     correlation.set(xlabel="correlation with the metric (Pearson)", xlim=(-1, 1))
     figure.suptitle(f"Which hyperparameters mattered for {result.metric_name} ({result.n_trials} trials)", fontsize=9)
+    return to_png(figure)
+
+
+def _direction(objective: Objective, axis: str) -> str:
+    """An axis label that says which way is better.
+
+    >>> _direction(Objective("acc", "maximize"), "x"), _direction(Objective("size", "minimize"), "y")
+    ('acc (maximize: better →)', 'size (minimize: better ↓)')
+    """
+    arrows = {("x", True): "→", ("x", False): "←", ("y", True): "↑", ("y", False): "↓"}
+    return f"{objective.name} ({objective.goal}: better {arrows[axis, objective.maximize]})"
+
+
+def front_figure(pareto: Pareto, explained: str | None) -> bytes:
+    """Every trial scored on both objectives of each pair (grey), the front highlighted (joined in the order of the
+    first objective when there are two), the ``explained`` trial ringed; each axis says which way is better.
+
+    Examples
+    --------
+    >>> from analysis.sources.source import ObjectivePoint
+    >>> points = (ObjectivePoint("a", 1, "finished", {}, (0.9, 5.0), True),
+    ...           ObjectivePoint("b", 2, "finished", {}, (0.8, 1.0), True),
+    ...           ObjectivePoint("c", 3, "finished", {}, (0.7, 3.0), False))
+    >>> goals = (Objective("acc", "maximize"), Objective("size"))
+    >>> front_figure(Pareto(goals, points, (("a", "b", "c"), ("b", "c", "a"))), "b")[:4]
+    b'\\x89PNG'
+    """
+    count = len(pareto.objectives)
+    pairs = [(i, j) for i in range(count) for j in range(i + 1, count)][:PAIRS_SHOWN]
+    columns = min(3, len(pairs))
+    rows = -(-len(pairs) // columns)
+    figure = Figure(figsize=(5 * columns, 4 * rows), layout="constrained")
+    grid = figure.subplots(rows, columns, squeeze=False)
+    for axes, (i, j) in zip(grid.ravel(), pairs, strict=False):
+        scored = set(pareto.ranked[i]) & set(pareto.ranked[j])
+        shown = [p for p in pareto.points if p.run_id in scored]
+        front = sorted((p for p in shown if p.on_front), key=lambda p: pareto.objectives[i].sort_key(p.values[i] or 0))
+        others = [p for p in shown if not p.on_front]
+        axes.scatter(
+            [p.values[i] for p in others],
+            [p.values[j] for p in others],
+            s=18,
+            color="tab:gray",
+            alpha=0.6,
+            label="other trials",
+        )
+        axes.plot(
+            [p.values[i] for p in front],
+            [p.values[j] for p in front],
+            "o--" if count == 2 else "o",  # with more objectives, a pair's view of the front is no line
+            color="tab:red",
+            ms=6,
+            lw=1,
+            label="Pareto front",
+        )
+        for p in front:
+            axes.annotate(
+                str(p.number if p.number is not None else p.run_id),
+                (p.values[i], p.values[j]),
+                xytext=(4, 4),
+                textcoords="offset points",
+                fontsize=7,
+            )
+        mine = [p for p in shown if p.run_id == explained]
+        axes.scatter(
+            [p.values[i] for p in mine],
+            [p.values[j] for p in mine],
+            s=160,
+            facecolors="none",
+            edgecolors="black",
+            linewidths=1.5,
+            label="explained in this report",
+        )
+        axes.set(xlabel=_direction(pareto.objectives[i], "x"), ylabel=_direction(pareto.objectives[j], "y"))
+        axes.legend(fontsize=7)
+    for axes in grid.ravel()[len(pairs) :]:
+        axes.set_visible(False)
+    front_size = sum(p.on_front for p in pareto.points)
+    figure.suptitle(f"Pareto front: {front_size} of {len(pareto.points)} trials (labels: trial numbers)", fontsize=10)
     return to_png(figure)

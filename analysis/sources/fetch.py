@@ -10,17 +10,27 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from analysis.sources.predictions import Predictions
-from analysis.sources.source import RunInfo, Source, SweepInfo, TrialPoint, swept_parameters
+from analysis.sources.source import (
+    ObjectivePoint,
+    Pareto,
+    RunInfo,
+    Selection,
+    Source,
+    SweepInfo,
+    TrialPoint,
+    swept_parameters,
+)
+from analysis.sources.trials import BEST, Pick, best_rule, choose, hint, pareto_of_runs
 from analysis.stats.metrics import Metrics
 from contract import predictions as schema
-from contract.objectives import Objective, primary
+from contract.objectives import Objective, is_multi_objective, objectives, primary
 
 if TYPE_CHECKING:  # the engine imports wandb: only where a sweep is read
     from localsweep.core.trial import Trial
@@ -135,11 +145,13 @@ def from_run_dir(run_dir: Path, option: str = "--run") -> Source:
     )
 
 
-def from_offline_sweep(name_or_path: str, root: Path, storage: str | None = None, option: str = SWEEP_OPTION) -> Source:
+def from_offline_sweep(
+    name_or_path: str, root: Path, storage: str | None = None, option: str = SWEEP_OPTION, pick: Pick = BEST
+) -> Source:
     """The best trial of a local offline sweep (a sweep directory, its ``sweep.db``, or a name under ``root``, or
-    in ``storage``: a PostgreSQL URL, default ``$LOCALSWEEP_STORAGE``).
+    in ``storage``: a PostgreSQL URL, default ``$LOCALSWEEP_STORAGE``), or the trial ``pick`` names.
 
-    The best run's predictions are read from its run directory; when that lies on another host (a sweep run by
+    The trial's predictions are read from its run directory; when that lies on another host (a sweep run by
     agents on many hosts), from the copy the store keeps of every finished run's predictions artifact.
     """
     from localsweep.storage.view import DatabaseUnavailableError, default_storage
@@ -147,12 +159,12 @@ def from_offline_sweep(name_or_path: str, root: Path, storage: str | None = None
     storage = storage or default_storage()
     path = Path(name_or_path)
     try:
-        return _from_store(name_or_path, path, root, storage, option)
+        return _from_store(name_or_path, path, root, storage, option, pick)
     except DatabaseUnavailableError as error:
         raise SourceUnavailableError(str(error)) from None
 
 
-def _from_store(name_or_path: str, path: Path, root: Path, storage: str | None, option: str) -> Source:
+def _from_store(name_or_path: str, path: Path, root: Path, storage: str | None, option: str, pick: Pick) -> Source:
     from localsweep.storage.view import Location, SweepView, find_sweep
 
     try:
@@ -165,7 +177,12 @@ def _from_store(name_or_path: str, path: Path, root: Path, storage: str | None, 
     except FileNotFoundError as error:
         raise ValueError(f"{accepted(option)}, but {error}") from None
     try:
-        trials, best = store.trials(), store.best_trial()
+        trials = store.trials()
+        pareto = _pareto_of_trials(store.config, trials)
+        best, selection = store.best_trial(), None
+        if not pick.default:
+            selection = choose(store.name, store.config, pareto, pick)
+            best = next(t for t in trials if t.run_id == selection.run_id)
         if best is None:
             states = ", ".join(f"{t.run_id}: {t.state}" for t in trials) or "no trials"
             raise ValueError(
@@ -179,6 +196,9 @@ def _from_store(name_or_path: str, path: Path, root: Path, storage: str | None, 
     finally:
         store.close()
     points = [TrialPoint(t.run_id, t.state, t.config, None if t.metric_imputed else t.metric_value) for t in trials]
+    multi = is_multi_objective(store.config)
+    if multi and selection is None:
+        selection = Selection("best", best.run_id, best.number, best_rule(store.config), hint(store.config))
     sweep = SweepInfo(
         name=store.name,
         sweep_id=store.sweep_id,
@@ -196,7 +216,25 @@ def _from_store(name_or_path: str, path: Path, root: Path, storage: str | None, 
         artifact=run.artifact,
         notes=run.notes,
         schema_version=run.schema_version,
+        pareto=pareto if multi else None,
+        selection=selection,
     )
+
+
+def _pareto_of_trials(config: dict[str, Any], trials: Sequence[Trial]) -> Pareto:
+    """An offline sweep's objectives, front and ranks, as the engine computes them."""
+    from localsweep.core import pareto
+
+    goals = tuple(objectives(config))
+    on_front = {t.run_id for t in pareto.front(config, trials)}
+    points = tuple(
+        ObjectivePoint(
+            t.run_id, t.number, str(t.state), t.config, tuple(pareto.values(config, t)), t.run_id in on_front
+        )
+        for t in trials
+    )
+    ranked = tuple(tuple(t.run_id for t in pareto.along(config, trials, o.name)) for o in goals)
+    return Pareto(goals, points, ranked)
 
 
 def _from_store_copy(store: SweepView, trial: Trial) -> Source:
@@ -207,9 +245,10 @@ def _from_store_copy(store: SweepView, trial: Trial) -> Source:
     if not found:
         where = f"its run directory {trial.run_dir} is not on this host" if trial.run_dir else "it has no run directory"
         raise ValueError(
-            f"the best run's predictions must be readable, but {where} and sweep {store.name} keeps no copy of run "
-            f"{trial.run_id}'s predictions (only a sweep recorded in PostgreSQL keeps one); fix: analyse it on the "
-            f"host that ran it (host {trial.host or 'unknown'}), or pass its predictions file with --predictions"
+            f"the predictions of run {trial.run_id} must be readable, but {where} and sweep {store.name} keeps no "
+            f"copy of them (one recorded in PostgreSQL keeps those of each finished or stopped trial); fix: analyse "
+            f"it on the host that ran it (host {trial.host or 'unknown'}), or pass its predictions file with "
+            f"--predictions"
         )
     name, data = found[0]
     directory = Path(tempfile.mkdtemp(prefix="analysis-"))
@@ -226,20 +265,25 @@ def _from_store_copy(store: SweepView, trial: Trial) -> Source:
 
 
 def from_sweep(
-    spec: str, root: Path, storage: str | None = None, option: str = SWEEP_OPTION, timeout: float = WANDB_TIMEOUT_S
+    spec: str,
+    root: Path,
+    storage: str | None = None,
+    option: str = SWEEP_OPTION,
+    timeout: float = WANDB_TIMEOUT_S,
+    pick: Pick = BEST,
 ) -> Source:
     """``--sweep`` (or how ``option`` gave it): a local offline sweep if one matches ``spec``, else
-    ``ENTITY/PROJECT/SWEEP_ID`` on W&B."""
+    ``ENTITY/PROJECT/SWEEP_ID`` on W&B; its best run, or the trial ``pick`` names."""
     local = Path(spec).exists() or (root / spec).is_dir()
     if local or not _ONLINE_SWEEP.match(spec):
-        return from_offline_sweep(spec, root, storage, option)
+        return from_offline_sweep(spec, root, storage, option, pick)
     mode = os.environ.get("WANDB_MODE", "")
     if mode in ("offline", "disabled", "dryrun"):
         raise ValueError(
             f"{option} {spec} names a W&B sweep, but WANDB_MODE={mode} forbids the server and no offline sweep "
             f"{spec!r} exists under {root}/; fix: set WANDB_MODE=online (and WANDB_API_KEY), or name a local sweep"
         )
-    return from_wandb_sweep(spec, root, storage, timeout, option)
+    return from_wandb_sweep(spec, root, storage, timeout, option, pick)
 
 
 def from_wandb_sweep(
@@ -248,9 +292,10 @@ def from_wandb_sweep(
     storage: str | None = None,
     timeout: float = WANDB_TIMEOUT_S,
     option: str = SWEEP_OPTION,
+    pick: Pick = BEST,
 ) -> Source:
-    """The best finished run of W&B sweep ``path`` (by the sweep's metric and goal) and its ``predictions``
-    artifact, asking W&B's server for at most ``timeout`` seconds in all.
+    """The best finished run of W&B sweep ``path`` (by the sweep's metric and goal), or the run ``pick`` names, and
+    its ``predictions`` artifact, asking W&B's server for at most ``timeout`` seconds in all.
 
     The sweep's runs are those W&B's ``Sweep.runs`` lists (runs whose ``sweep`` is its id:
     ``wandb/apis/public/sweeps.py``), and the runs ``localsweep sync`` attached to it as prior runs, which that list
@@ -268,7 +313,9 @@ def from_wandb_sweep(
 
     attached = _synced_run_ids(path, root, storage)
     try:
-        return bounded(lambda: _from_wandb(path, attached, timeout, option), timeout, f"asking for W&B sweep {path}")
+        return bounded(
+            lambda: _from_wandb(path, attached, timeout, option, pick), timeout, f"asking for W&B sweep {path}"
+        )
     except ServerError as error:
         raise SourceUnavailableError(f"{error}; fix: check the network (and HTTPS_PROXY), or raise --timeout") from None
 
@@ -309,7 +356,7 @@ def _asked(path: str, option: str, question: Callable[[], T]) -> T:
         raise ValueError(f"{message}; fix: check the path and WANDB_API_KEY, or use an offline sweep") from None
 
 
-def _from_wandb(path: str, attached: list[str], timeout: float, option: str) -> Source:
+def _from_wandb(path: str, attached: list[str], timeout: float, option: str, pick: Pick) -> Source:
     import wandb
 
     api = _asked(path, option, lambda: wandb.Api(timeout=max(1, min(30, int(timeout)))))
@@ -335,6 +382,8 @@ def _from_wandb(path: str, attached: list[str], timeout: float, option: str) -> 
         trials=points,
     )
     scored = sweep_info.scored()
+    pareto = pareto_of_runs(sweep.config, [(r.id, r.state, dict(r.config), r.summary) for r in runs])
+    selection = None if pick.default else choose(path, sweep.config, pareto, pick)
     if not runs:
         raise ValueError(
             f"W&B sweep {path} lists no runs: W&B lists a sweep's runs by their `sweep` field, which runs attached to "
@@ -342,17 +391,20 @@ def _from_wandb(path: str, attached: list[str], timeout: float, option: str) -> 
             f"no offline sweep here records having made it; fix: run the report where that offline sweep's store is "
             f"(--sweeps-root, --storage), or name the offline sweep itself, or run agents for the W&B sweep"
         )
-    if not scored:
+    if selection is None and not scored:
         states = ", ".join(f"{r.id}: {r.state}" for r in runs)
         raise ValueError(
             f"the sweep must have a finished run with a {name or 'metric'} value, but W&B sweep {path} has none "
             f"({states}); fix: run agents until one finishes"
         )
-    best = next(r for r in runs if r.id == scored[0].run_id)
+    best = next(r for r in runs if r.id == (selection.run_id if selection else scored[0].run_id))
+    multi = is_multi_objective(sweep.config)
+    if multi and selection is None:
+        selection = Selection("best", best.id, None, best_rule(sweep.config), hint(sweep.config))
     artifacts = _asked(path, option, lambda: [a for a in best.logged_artifacts() if a.type == schema.ARTIFACT_TYPE])
     if not artifacts:
         raise ValueError(
-            f"the best run must have logged a predictions artifact, but run {best.id} of sweep {path} has none; "
+            f"the run must have logged a predictions artifact, but run {best.id} of sweep {path} has none; "
             f"fix: train with `python -m trainer`, which logs predictions-<run_id>"
         )
     version = schema.version_of(artifacts[-1].metadata)
@@ -362,7 +414,14 @@ def _from_wandb(path: str, attached: list[str], timeout: float, option: str) -> 
         raise ValueError(f"the predictions artifact {artifacts[-1].name} holds no .csv or .parquet file")
     run = RunInfo(best.id, best.name, best.state, dict(best.config), dict(best.summary), best.url)
     return Source(
-        found[0], f"W&B sweep {path}", run, sweep_info, artifact=artifacts[-1].qualified_name, schema_version=version
+        found[0],
+        f"W&B sweep {path}",
+        run,
+        sweep_info,
+        artifact=artifacts[-1].qualified_name,
+        schema_version=version,
+        pareto=pareto if multi else None,
+        selection=selection,
     )
 
 

@@ -21,10 +21,11 @@ from typing import Any
 
 from contract.objectives import is_multi_objective
 from localsweep.cli import sync as sync_command
+from localsweep.core import pareto
 from localsweep.core.trial import CRASHED, FINISHED, RUNNING
 from localsweep.run.controller import Controller
 from localsweep.run.progress import Progress, controller_line, status_json, table, trial_json
-from localsweep.search import distinct, pareto, suggest
+from localsweep.search import distinct, suggest
 from localsweep.search.validate import SweepConfigError, check_sweep_config, load_sweep_config
 from localsweep.storage import DatabaseUnavailableError
 from localsweep.storage.lease import SweepBusyError

@@ -100,7 +100,12 @@ def succeeded(trial: Trial, metric_name: str | None) -> bool:
     return trial.scored if metric_name is not None else trial.state in (FINISHED, STOPPED)
 
 
+def ranked(goal: str, trials: Iterable[Trial]) -> list[Trial]:
+    """The scored trials, best first by their metric under ``goal`` (the earliest first on a tie)."""
+    return sorted((t for t in trials if t.scored), key=lambda t: (sort_key(goal, t.metric_value or 0.0), t.number))
+
+
 def best(goal: str, trials: Iterable[Trial]) -> Trial | None:
     """The scored trial with the best metric under ``goal`` (the earliest on a tie), or None."""
-    ranked = sorted((t for t in trials if t.scored), key=lambda t: (sort_key(goal, t.metric_value or 0.0), t.number))
-    return ranked[0] if ranked else None
+    leaders = ranked(goal, trials)
+    return leaders[0] if leaders else None

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from contract.objectives import is_multi_objective, objectives, sort_key
+from localsweep.core import pareto
 from localsweep.core.trial import CRASHED, FINISHED, RUNNING, STOPPED, Trial
-from localsweep.search import measure, pareto
 from localsweep.storage.cache import TrialCache
 from localsweep.storage.view import SweepView
 
@@ -52,7 +52,7 @@ def table(store: SweepView, trials: Sequence[Trial], controller_alive: bool = Tr
     for t in ranked(store, trials):
         metric = [_fmt(t.metric_value) + (" (imputed)" if t.metric_imputed else "")]
         if multi:
-            metric = [_fmt(v) for v in measure.values(store.config, t)] + ["*" if t.run_id in on_front else ""]
+            metric = [_fmt(v) for v in pareto.values(store.config, t)] + ["*" if t.run_id in on_front else ""]
         params = " ".join(f"{k}={v}" for k, v in t.config.items())
         state, duration = str(t.state), _duration(t.duration)
         if t.state == RUNNING:
@@ -83,7 +83,7 @@ def trial_json(store: SweepView, trial: Trial) -> dict[str, Any]:
         "metric_value": trial.metric_value,
         "metric_imputed": trial.metric_imputed,
         "metrics": dict(
-            zip([o.name for o in objectives(store.config)], measure.values(store.config, trial), strict=True)
+            zip([o.name for o in objectives(store.config)], pareto.values(store.config, trial), strict=True)
         ),
         "summary": trial.summary,
         "duration_s": trial.duration,

@@ -18,8 +18,8 @@ from typing import Any
 import optuna
 
 from contract.objectives import objectives
+from localsweep.core import pareto
 from localsweep.core.trial import FINISHED, STOPPED, Trial, TrialState
-from localsweep.search import measure
 from localsweep.search.custom.source import Source
 from localsweep.search.custom.space import translate
 from localsweep.search.custom.study import Engine
@@ -51,7 +51,7 @@ def snapshot(
 
 def misfit(config: dict[str, Any], source: Source | None, trial: Trial) -> str | None:
     """Why ``trial`` cannot inform a sweep of ``config`` (None when it can)."""
-    missing = [o.name for o, v in zip(objectives(config), measure.values(config, trial), strict=True) if v is None]
+    missing = [o.name for o, v in zip(objectives(config), pareto.values(config, trial), strict=True) if v is None]
     if missing:
         return f"no value for {', '.join(missing)}"
     space, _ = translate(config.get("parameters") or {})
@@ -78,7 +78,7 @@ def misfit(config: dict[str, Any], source: Source | None, trial: Trial) -> str |
 
 def _record(config: dict[str, Any], sweep: str, trial: Trial) -> dict[str, Any]:
     names = [o.name for o in objectives(config)]
-    values = measure.values(config, trial)
+    values = pareto.values(config, trial)
     history = [{n: row[n] for n in names if n in row} for row in trial.history]
     return {
         "sweep": sweep,

@@ -20,7 +20,7 @@ import numpy as np
 
 from contract.objectives import primary
 from localsweep.core.trial import CRASHED, FINISHED, PENDING, RUNNING, STOPPED, Trial
-from localsweep.search import distinct, measure, prior
+from localsweep.search import distinct, prior
 from localsweep.search.custom import study as custom
 from localsweep.search.custom.source import Source
 from localsweep.search.wandb_engine import bayes_search, plain, schema, seeded, sweeps
@@ -243,7 +243,7 @@ def metric_value(config: dict[str, Any], summary: dict[str, Any], history: list[
     """A trial's sweep metric (the primary objective): its summary value, else its best logged value (W&B's
     extremum), else None."""
     objective = primary(config)
-    return None if objective is None else measure.value(objective, summary, history)
+    return None if objective is None else objective.value(summary, history)
 
 
 def imputed_metric(config: dict[str, Any], crashed: Trial, trials: Sequence[Trial]) -> float | None:

@@ -3,7 +3,9 @@
 It records its argv, the parameter file variables and ``wandb.config`` to ``echo-<run id>.json`` beside the
 sweep's wandb folder, then logs ``score`` for ``epochs`` steps (``score = x * (step + 1)``; with a parameter
 ``k``, also ``cost = x ** 2 + k``, a second objective at odds with the first) and, when asked, raises or sleeps
-between steps (so early termination has something to stop). It also raises when ``ECHO_FAIL_X`` equals its ``x``:
+between steps (so early termination has something to stop). With a parameter ``rows``, it writes a predictions
+table of that many rows (two classes; how sure and which rows are wrong depend on ``x``) and logs it as the trainer
+does, so the report can explain the trial. It also raises when ``ECHO_FAIL_X`` equals its ``x``:
 a failure whose cause lies outside the sweep (fixed by unsetting it). Like an argparse program, it refuses a
 ``--typo...`` argument with exit code 2 before it starts a run.
 """
@@ -15,6 +17,8 @@ import time
 from pathlib import Path
 
 import wandb
+
+from contract import predictions as schema
 
 
 def main() -> None:
@@ -54,7 +58,27 @@ def main() -> None:
         costs = {"cost": x**2 + float(config["k"])} if "k" in config else {}
         run.log({"score": x * (step + 1), "epoch": step, **costs})
         time.sleep(float(config.get("sleep", 0)))
+    if "rows" in config:
+        log_predictions(run, int(config["rows"]), x)
     run.finish()
+
+
+def log_predictions(run: wandb.Run, rows: int, x: float) -> None:
+    """A valid predictions table of ``rows`` rows, logged as the trainer logs its own (``contract.predictions``)."""
+    sure = 0.55 + 0.4 * min(max(x, 0.0), 1.0)
+    lines = [",".join(schema.columns(range(2)))]
+    for i in range(rows):
+        y_true = i % 2
+        wrong = (i + int(10 * x)) % 5 == 0
+        p_1 = sure if (y_true == 1) != wrong else 1 - sure
+        lines.append(f"{i},{y_true},{int(p_1 > 0.5)},{1 - p_1!r},{p_1!r}")
+    path = Path(run.dir) / schema.FILE_NAME
+    path.write_text("\n".join(lines) + "\n")
+    artifact = wandb.Artifact(
+        schema.artifact_name(run.id), type=schema.ARTIFACT_TYPE, metadata=schema.artifact_metadata({})
+    )
+    artifact.add_file(str(path), policy="immutable")
+    run.log_artifact(artifact)
 
 
 if __name__ == "__main__":

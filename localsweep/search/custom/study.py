@@ -290,7 +290,7 @@ def _tell(study: optuna.Study, trial: optuna.Trial, known: Trial, goals: list[Ob
     elif known.state == STOPPED and len(goals) == 1:
         study.tell(trial, state=TrialState.PRUNED)  # Optuna ranks a pruned trial by its last reported value
     else:
-        values = [measure.value(o, known.summary, known.history) for o in goals]
+        values = [o.value(known.summary, known.history) for o in goals]
         if any(v is None for v in values):
             study.tell(trial, state=TrialState.FAIL)
         else:
