@@ -7,7 +7,13 @@ W&B's schema (sweeps 0.3.0) accepts either ``metric: {name, goal, target}`` or `
 least two, ``method: custom`` only), never both; ``goal`` defaults to ``minimize``. Everything that needs "the"
 sweep metric (the engine's ``metric_value`` column, its table's sort, ``best`` without ``--metric``, the report's
 best run, the trainer's restored epoch) uses the *primary* objective: the one ``metric``, or the first of
-``metrics``. Standard library only.
+``metrics``.
+
+Standard library only: the trainer and the report import it without the engine. The value reading and the front
+are W&B's engine's (``SweepRun.metric_extremum``) and Optuna's (``Study.best_trials``) rules, restated here because
+calling those libraries means a pydantic ``SweepRun`` or a whole Optuna study per question, which ``status``, the
+report and a dashboard on a 10,000-trial sweep cannot afford; tests/test_contract_objectives.py checks over random
+inputs that both give exactly what those libraries give.
 """
 
 from __future__ import annotations
