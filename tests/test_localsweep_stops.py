@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from localsweep.cli.main import main
 from localsweep.core.runlog import read_run
 from localsweep.core.trial import Trial
 from tests.conftest import stored_trials as trials
@@ -164,12 +165,17 @@ def test_a_grid_where_every_trial_failed_exits_1_with_the_first_error(tmp_path, 
     assert "RuntimeError: asked to fail with x=1" in stderr
 
 
-def test_refused_parameters_stop_the_sweep_at_the_first_trial_with_its_message(tmp_path, subprocess_env):
+def test_refused_parameters_stop_the_sweep_at_the_first_trial_with_its_message(tmp_path, subprocess_env, capsys):
     sweep_yaml = write_yaml(tmp_path, "  x: {values: [1, 2, 3]}\n  typo_rate: {value: 0.1}\n")
     stderr = run_sweep(subprocess_env, tmp_path, sweep_yaml, 2)
     assert len(trials(tmp_path / "s")) == 1
     assert "refused its parameters (exit code 2" in stderr
     assert "echo_config.py: error: unrecognized arguments: --typo_rate=0.1" in stderr
+    assert main(["status", "s", "--root", str(tmp_path)]) == 0  # why the sweep ended, kept in its store
+    status = capsys.readouterr().out
+    assert "\nended: trial 1 (" in status
+    assert ") refused its parameters (exit code 2, " in status
+    assert "echo_config.py: error: unrecognized arguments: --typo_rate=0.1 (exit code 2)" in status  # its cause
 
 
 def test_a_metric_never_logged_stops_the_sweep_after_one_trial(tmp_path, subprocess_env):

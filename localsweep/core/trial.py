@@ -85,6 +85,13 @@ class Trial:
         """True when the trial measured the sweep metric: finished or stopped, with a value that is not imputed."""
         return self.state in (FINISHED, STOPPED) and self.metric_value is not None and not self.metric_imputed
 
+    @property
+    def failed(self) -> bool:
+        """True when the trial counts toward the search but measured nothing: crashed (not interrupted), or
+        finished or stopped without a finite metric (unscored, its metric imputed: a diverged run)."""
+        unscored = self.state in (FINISHED, STOPPED) and self.metric_imputed
+        return not self.requeued and (self.state == CRASHED or unscored)
+
 
 def succeeded(trial: Trial, metric_name: str | None) -> bool:
     """A trial that did what its sweep needs: measured the metric, or (a sweep without one) finished."""

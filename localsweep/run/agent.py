@@ -31,7 +31,7 @@ from types import FrameType
 
 from wandb.sdk.lib.runid import generate_id
 
-from localsweep.core.trial import CRASHED, FINISHED, Trial, succeeded
+from localsweep.core.trial import FINISHED, Trial, succeeded
 from localsweep.outcome.decide import Ending, Verdict
 from localsweep.outcome.record import logged_keys, record_ending
 from localsweep.run.controller import Controller
@@ -230,7 +230,7 @@ class Agent:
         trials = self.store.trials()
         if any(succeeded(t, self.store.metric_name) for t in trials):
             return Ended(reason, 0)
-        failed = [t for t in trials if t.state == CRASHED and not t.requeued]
+        failed = [t for t in trials if t.failed]
         if not failed:
             return Ended(f"{reason}; no trial has finished yet", 1)
         first = failed[0]
@@ -352,14 +352,8 @@ class Agent:
 
     def _count(self, trial: Trial, verdict: Verdict) -> None:
         self.durations.append(trial.duration or 0.0)
-        name = self.store.metric_name
-        detail = f"{name}={trial.metric_value:.4g}" if trial.metric_value is not None else ""
-        detail += " (imputed)" if trial.metric_imputed else ""
-        if trial.state == CRASHED:
-            detail += f" error: {_last_lines(trial.error, 1)}"
         self.cache.refresh()
-        status = self._status()
-        self.progress.event(f"trial {trial.number} {trial.run_id} {trial.state} {detail}".rstrip(), status)
+        self.progress.event(self.progress.ended(trial), self._status())
         if verdict.refused:
             self._ending = True
             self.store.end_sweep(

@@ -108,8 +108,11 @@ def _run_trial(reference: str, task: TrialTask) -> Outcome:
             code = STOPPED_EXIT_CODE
         except SystemExit as exc:  # e.g. the trainer's exit 2 for a config it refuses, said on stderr
             code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+            if exc.code is not None and not isinstance(exc.code, int):
+                print(exc.code, file=sys.stderr)  # what Python says for `sys.exit("message")` as a process ends
         except BaseException:
-            code, error = 1, traceback.format_exc()
+            # How it ended, then what it said: the form of a command-mode trial's error (slot.crash_report).
+            code, error = 1, f"{describe_exit(1)}\n{traceback.format_exc()}"
         finally:
             _in_trial.clear()
         if wandb.run is not None:
