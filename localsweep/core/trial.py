@@ -86,11 +86,16 @@ class Trial:
         return self.state in (FINISHED, STOPPED) and self.metric_value is not None and not self.metric_imputed
 
     @property
+    def unscored(self) -> bool:
+        """True when the trial finished (or was stopped) but logged its metric only as NaN, ±inf or a non-number
+        (a diverged run): no score, its metric imputed as for a crash."""
+        return self.state in (FINISHED, STOPPED) and self.metric_imputed
+
+    @property
     def failed(self) -> bool:
         """True when the trial counts toward the search but measured nothing: crashed (not interrupted), or
-        finished or stopped without a finite metric (unscored, its metric imputed: a diverged run)."""
-        unscored = self.state in (FINISHED, STOPPED) and self.metric_imputed
-        return not self.requeued and (self.state == CRASHED or unscored)
+        unscored."""
+        return not self.requeued and (self.state == CRASHED or self.unscored)
 
 
 def succeeded(trial: Trial, metric_name: str | None) -> bool:

@@ -76,7 +76,7 @@ def table(store: SweepStore, trials: Sequence[Trial], controller_alive: bool = T
 def _marks(trial: Trial) -> str:
     """What the state of a finished or stopped trial does not say: no score, or a process that failed after its
     wandb run finished (its exit code)."""
-    marks = ["unscored"] if trial.state in (FINISHED, STOPPED) and trial.metric_imputed else []
+    marks = ["unscored"] if trial.unscored else []
     if trial.state in (FINISHED, STOPPED) and failed_after_run(trial.error):
         marks.append(f"exit {trial.exit_code}")
     return ", ".join(marks)
