@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# Imported by a pooled worker only: importing it writes beside a sweep and takes seconds (--doctest-modules would).
+collect_ignore = ["localsweep_programs/slow_import.py"]
+
 _WANDB_DIR_VARS = ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR", "WANDB_ARTIFACT_DIR")
 
 

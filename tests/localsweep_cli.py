@@ -33,6 +33,7 @@ def finish(process: subprocess.Popen[str], code: int = 0, trial_tracebacks: bool
     assert process.returncode == code, stderr
     assert f"{os.sep}localsweep{os.sep}" not in stderr, stderr
     assert trial_tracebacks or "Traceback" not in stderr, stderr
+    assert "Exception ignored" not in stderr, stderr  # what Python prints for an error in a finaliser or at exit
     return stderr
 
 

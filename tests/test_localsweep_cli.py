@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,30 @@ def test_create_exist_ok_finds_the_same_sweep_and_refuses_another(
     assert "sweep 's' exists with a different search (recorded from a.yaml), not the one in b.yaml" in (
         capsys.readouterr().err
     )
+
+
+def test_a_default_name_is_made_valid_from_the_yaml_file_name_and_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text("")
+    long = "my study of learning rates for the small mlp, again (v2)"
+    (tmp_path / f"{long}.yaml").write_text("program: train.py\nmethod: grid\nparameters:\n  x: {values: [1]}\n")
+    assert main(["create", f"{long}.yaml", "--root", str(tmp_path / "sweeps")]) == 0
+    out, err = capsys.readouterr()
+    name = out.splitlines()[0]
+    assert re.fullmatch(r"my-study-of-learning-rates-for-the-small-mlp-\d{8}-\d{6}", name), name
+    assert f"sweep name: {name} (made from {long}.yaml; --name chooses another)" in err
+
+
+def test_status_of_a_sweep_without_trials_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.py").write_text("")
+    (tmp_path / "s.yaml").write_text("program: train.py\nmethod: grid\nparameters:\n  x: {values: [1]}\n")
+    assert main(["create", "s.yaml", "--name", "e", "--root", "sweeps"]) == 0
+    capsys.readouterr()
+    assert main(["status", "e", "--root", "sweeps"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-2:] == ["not ended: `python -m localsweep resume e` continues it", "no trials yet"]

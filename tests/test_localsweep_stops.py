@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from localsweep.cli.main import main
 from localsweep.core.runlog import read_run
 from localsweep.core.trial import Trial
 from tests.conftest import stored_trials as trials
@@ -164,12 +165,17 @@ def test_a_grid_where_every_trial_failed_exits_1_with_the_first_error(tmp_path, 
     assert "RuntimeError: asked to fail with x=1" in stderr
 
 
-def test_refused_parameters_stop_the_sweep_at_the_first_trial_with_its_message(tmp_path, subprocess_env):
+def test_refused_parameters_stop_the_sweep_at_the_first_trial_with_its_message(tmp_path, subprocess_env, capsys):
     sweep_yaml = write_yaml(tmp_path, "  x: {values: [1, 2, 3]}\n  typo_rate: {value: 0.1}\n")
     stderr = run_sweep(subprocess_env, tmp_path, sweep_yaml, 2)
     assert len(trials(tmp_path / "s")) == 1
     assert "refused its parameters (exit code 2" in stderr
     assert "echo_config.py: error: unrecognized arguments: --typo_rate=0.1" in stderr
+    assert main(["status", "s", "--root", str(tmp_path)]) == 0  # why the sweep ended, kept in its store
+    status = capsys.readouterr().out
+    assert "\nended: trial 1 (" in status
+    assert ") refused its parameters (exit code 2, " in status
+    assert "echo_config.py: error: unrecognized arguments: --typo_rate=0.1 (exit code 2)" in status  # its cause
 
 
 def test_a_metric_never_logged_stops_the_sweep_after_one_trial(tmp_path, subprocess_env):
@@ -200,3 +206,51 @@ def test_the_trainer_refusing_a_typo_stops_the_sweep_with_its_own_message(tmp_pa
     stderr = run_sweep(subprocess_env, tmp_path, sweep_yaml, 2, *mode)
     assert len(trials(tmp_path / "s")) == 1
     assert "trainer: error: unknown config key(s) ['learnin_rate']" in stderr
+
+
+def test_a_stop_while_a_pooled_worker_imports_the_trial_function_waits_for_the_import(tmp_path, subprocess_env):
+    # A stop raised inside an import cuts it in half; inside a C extension's initialisation (TensorFlow's pybind11
+    # modules) it surfaces as "ImportError: initialization failed" and leaves the module broken for the worker's
+    # later trials. The worker now finishes the import, then ends the trial.
+    sweep_yaml = write_yaml(tmp_path, "  x: {values: [1, 2]}\n  epochs: {value: 1}\n")
+    sweep = tmp_path / "s"
+    process = start(
+        subprocess_env, "run", sweep_yaml, "--name", "s", "--root", tmp_path, "--kill-delay", "60",
+        "--function", "tests.localsweep_programs.slow_import:main",
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(sweep.glob("import-started-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (started,) = sweep.glob("import-started-*")
+    process.send_signal(signal.SIGTERM)
+    finish(process, 143)
+    assert (sweep / started.name.replace("started", "done")).exists()  # the import was not cut in half
+    (trial,) = trials(sweep)
+    assert trial.requeued
+    assert (trial.error or "").startswith("interrupted: the sweep stopped before this trial's wandb run finished")
+
+
+@pytest.mark.parametrize(
+    ("point", "signum"),
+    [
+        ("localsweep.cli.main:_create", signal.SIGINT),  # validating the YAML, before the store exists
+        ("localsweep.storage.store:acquire_lease", signal.SIGTERM),  # the store made, the lease being taken
+        ("localsweep.run.agent:run", signal.SIGINT),  # the agent starting, its own handlers not yet installed
+        ("localsweep.storage.store:leave", signal.SIGTERM),  # the trials recorded, the agent leaving
+    ],
+    ids=["create", "lease", "agent-start", "agent-leave"],
+)
+def test_a_signal_at_the_start_or_end_of_a_controllers_life_leaves_no_traceback(
+    tmp_path, subprocess_env, point, signum
+):
+    env = {**subprocess_env, "SIGNAL_AT": point, "SIGNAL_NAME": signum.name}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "tests/localsweep_programs/signal_at"), env["PYTHONPATH"]])
+    sweep_yaml = write_yaml(tmp_path, "  x: {values: [1]}\n  epochs: {value: 1}\n")
+    finish(start(env, "run", sweep_yaml, "--name", "s", "--root", tmp_path, start_new_session=True), 128 + signum)
+    sweep = tmp_path / "s"
+    if point.endswith(":_create"):
+        assert not sweep.exists()  # stopped before anything was recorded
+    else:
+        assert_record_agrees_with_the_runs(sweep)
+    if point.endswith(":leave"):
+        assert [t.state for t in trials(sweep)] == ["finished"]

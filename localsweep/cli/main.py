@@ -12,10 +12,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import re
+import signal
 import sqlite3
 import sys
 import time
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +26,9 @@ from contract.objectives import is_multi_objective
 from localsweep.cli import sync as sync_command
 from localsweep.core import pareto
 from localsweep.core.trial import CRASHED, FINISHED, RUNNING
+from localsweep.outcome.explain import headline
 from localsweep.run.controller import Controller
-from localsweep.run.progress import Progress, controller_line, status_json, table, trial_json
+from localsweep.run.progress import Progress, controller_line, error_notes, finite, status_json, table, trial_json
 from localsweep.search import distinct, suggest
 from localsweep.search.validate import SweepConfigError, check_sweep_config, load_sweep_config
 from localsweep.storage import DatabaseUnavailableError
@@ -33,6 +37,23 @@ from localsweep.storage.store import SweepStore
 from localsweep.storage.view import DEFAULT_ROOT, STORAGE_VAR, Location, SweepView, default_storage, find_sweep
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")  # 60: a PostgreSQL schema name is ls_<name>, 63 at most
+_STAMP = "%Y%m%d-%H%M%S"
+
+
+def default_name(sweep_yaml: Path, now: time.struct_time) -> str:
+    """The name of a sweep started without ``--name``: the YAML file's name made valid (accents dropped, other
+    characters that a name may not hold turned into ``-``, shortened), then the date and time.
+
+    >>> default_name(Path("sweeps/my study (v2).yaml"), time.strptime("20260102-030405", _STAMP))
+    'my-study-v2-20260102-030405'
+    >>> default_name(Path("études.yaml"), time.strptime("20260102-030405", _STAMP))
+    'etudes-20260102-030405'
+    """
+    stamp = time.strftime(_STAMP, now)
+    ascii_stem = unicodedata.normalize("NFKD", sweep_yaml.stem).encode("ascii", "ignore").decode()
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_stem).strip("-._")
+    stem = stem[: 60 - len(stamp) - 1].rstrip("-._")
+    return f"{stem}-{stamp}" if stem else f"sweep-{stamp}"
 
 
 def _positive(text: str) -> int:
@@ -185,7 +206,7 @@ def _create(args: argparse.Namespace) -> SweepStore:
         problems = err.violations + problems
     if args.distinct and not problems:
         problems += distinct.violations(config)
-    name = args.name or f"{args.sweep_yaml.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = args.name or default_name(args.sweep_yaml, time.localtime())
     if not _NAME.match(name):
         problems.append(f"--name: at most 60 letters, digits, '.', '_' and '-', but got {name!r}")
     if problems:
@@ -203,6 +224,8 @@ def _create(args: argparse.Namespace) -> SweepStore:
     for note in notes:
         print(note, file=sys.stderr)
     settings |= {"function": args.function, "workdir": str(Path.cwd().resolve())}
+    if args.name is None:
+        print(f"sweep name: {name} (made from {args.sweep_yaml.name}; --name chooses another)", file=sys.stderr)
     return SweepStore.create(
         args.root / name,
         name=name,
@@ -243,7 +266,10 @@ def _run(store: SweepStore, args: argparse.Namespace, workdir: Path | None = Non
         print(f"\nerror: the sweep stopped ({store.directory}): {type(err).__name__}: {err}", file=sys.stderr)
         print(f"nothing recorded so far is lost; once that is fixed: {resume}", file=sys.stderr)
         return 1
-    print(table(store, store.trials()))
+    trials = store.trials()
+    print(table(store, trials))
+    if errors := error_notes(trials):
+        print(errors)
     print(f"\nsweep {store.name} ended: {ended.reason}", file=sys.stderr)
     if ended.exit_code > INTERRUPTED_BASE:
         print(f"finished trials are kept; continue with: {resume}", file=sys.stderr)
@@ -310,23 +336,40 @@ def _agent(args: argparse.Namespace) -> int:
 
 
 def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, default=str))
+    # Strict JSON: NaN and Infinity, which Python would write, are invalid for JavaScript, Go or jq; they are null.
+    print(json.dumps(finite(value), indent=2, default=str, allow_nan=False))
 
 
 def _status(args: argparse.Namespace) -> int:
     store = _view(args, args.name)
     if args.json:
         _print_json(status_json(store))
-    else:
-        holder, dead = store.controller()
-        print(f"sweep {store.name} ({store.source}, {store.config.get('method')}) in {store.directory}")
-        print(controller_line(store))
-        print(table(store, store.trials(), controller_alive=holder is not None and dead is None))
-        if is_multi_objective(store.config):
-            front = pareto.front(store.config, store.trials())
-            print(f"* the Pareto front: {len(front)} trial(s) no other beats on every metric; `best --metric NAME` "
-                  "picks along one")  # fmt: skip
+        return 0
+    holder, dead = store.controller()
+    trials = store.trials()
+    print(f"sweep {store.name} ({store.source}, {store.config.get('method')}) in {store.directory}")
+    print(controller_line(store))
+    if ended := _ended_line(store, holder is None):
+        print(ended)
+    print(table(store, trials, controller_alive=holder is not None and dead is None))
+    if is_multi_objective(store.config) and trials:
+        front = pareto.front(store.config, trials)
+        print(f"* the Pareto front: {len(front)} trial(s) no other beats on every metric; `best --metric NAME` "
+              "picks along one")  # fmt: skip
+    if errors := error_notes(trials):
+        print(errors)
     return 0
+
+
+def _ended_line(store: SweepView, no_controller: bool) -> str:
+    """Why the sweep ended; that ``resume`` continues it when nobody runs it and it has not ended (a dead
+    controller's line says so already); else empty."""
+    ended = store.ended()
+    if ended is not None:
+        return "ended: " + str(ended["reason"]).replace("\n", "\n  ")
+    if no_controller:
+        return f"not ended: `python -m localsweep resume {store.name}` continues it"
+    return ""
 
 
 def _best(args: argparse.Namespace) -> int:
@@ -349,6 +392,8 @@ def _best(args: argparse.Namespace) -> int:
         print(f"best of {store.name}: {best.run_id} {metric}={best.metric_value:.6g} ({best.state})")
         print(f"run dir: {best.run_dir}")
         print("config: " + " ".join(f"{k}={v}" for k, v in best.config.items()))
+        if best.error:  # its run finished and is ranked, but its process failed afterwards: say so
+            print(f"note: {headline(best.error)}")
     return 0
 
 
@@ -373,6 +418,18 @@ def _sync(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, not at exit: a reader gone by then is a BrokenPipeError Python can only print
+    except BrokenPipeError:
+        # The reader stopped reading (`status --json | head -c 10`): leave quietly, as Unix tools do when SIGPIPE
+        # ends them, with the exit code a shell shows for that. What is still buffered goes nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":

@@ -94,6 +94,18 @@ class Trial:
         """True when the trial measured the sweep metric: finished or stopped, with a value that is not imputed."""
         return self.state in (FINISHED, STOPPED) and self.metric_value is not None and not self.metric_imputed
 
+    @property
+    def unscored(self) -> bool:
+        """True when the trial finished (or was stopped) but logged its metric only as NaN, ±inf or a non-number
+        (a diverged run): no score, its metric imputed as for a crash."""
+        return self.state in (FINISHED, STOPPED) and self.metric_imputed
+
+    @property
+    def failed(self) -> bool:
+        """True when the trial counts toward the search but measured nothing: crashed (not interrupted), or
+        unscored."""
+        return self.counts and (self.state == CRASHED or self.unscored)
+
 
 def succeeded(trial: Trial, metric_name: str | None) -> bool:
     """A trial that did what its sweep needs: measured the metric, or (a sweep without one) finished."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from contract import predictions as predictions_schema
 from localsweep.core import runlog
 from localsweep.core.trial import CRASHED, Trial
 from localsweep.outcome.decide import Ending, Verdict, decide
-from localsweep.search import suggest
+from localsweep.search import measure, suggest
 from localsweep.storage.store import SweepStore
 from localsweep.workers.handoff import read_live_history
 from localsweep.workers.slot import log_tail
@@ -42,6 +42,31 @@ def read_run(store: SweepStore, run_id: str, wait: bool) -> runlog.RunRecord | N
         time.sleep(0.02)
 
 
+@dataclass(frozen=True)
+class Judged:
+    """A trial's ending as judged from what its process did and its run logged, before anything is stored: the
+    verdict, the history and summary to keep, and the metric as measured (always finite; None when it has none,
+    or the trial is requeued: the caller imputes it where the verdict says so)."""
+
+    verdict: Verdict
+    history: list[dict[str, Any]]
+    summary: dict[str, Any]
+    value: float | None
+
+
+def judge(config: dict[str, Any], ending: Ending, run: runlog.RunRecord | None, live: list[dict[str, Any]]) -> Judged:
+    """Judge a trial's ending (pure: the caller reads ``run`` from disk and ``live``, the history mirrored while
+    it ran, which is longer than the run's when a killed trial's last log block never reached the disk)."""
+    history = [] if run is None else run.history
+    if len(live) > len(history):
+        history = live
+    summary = {} if run is None else run.summary
+    verdict = decide(replace(ending, unscored=measure.unscored(config, summary, history)), run)
+    # An interrupted (requeued) trial is out of the search: no value, not even an imputed one.
+    value = None if verdict.requeue else suggest.metric_value(config, summary, history)
+    return Judged(verdict, history, summary, value)
+
+
 def record_ending(
     store: SweepStore, run_id: str, ending: Ending, owner: str | None = None
 ) -> tuple[Trial, Verdict] | None:
@@ -57,16 +82,9 @@ def record_ending(
     run = read_run(store, run_id, wait=code is not None and code >= 0)
     if ending.timed_out:
         ending = replace(ending, output_tail=log_tail(store.layout.log_path(run_id)))
-    verdict = decide(ending, run)
-    history = [] if run is None else run.history
-    live = read_live_history(store.layout.live_path(run_id))
-    if len(live) > len(history):  # a killed trial's last log block never reached the disk
-        history = live
-    summary = {} if run is None else run.summary
-    # An interrupted (requeued) trial is out of the search: no value, not even an imputed one.
-    value = None if verdict.requeue else suggest.metric_value(store.config, summary, history)
-    imputed = verdict.state == CRASHED and not verdict.requeue  # W&B imputes a crashed run's metric (metric.impute)
-    if imputed:
+    judged = judge(store.config, ending, run, read_live_history(store.layout.live_path(run_id)))
+    verdict, history, summary, value = judged.verdict, judged.history, judged.summary, judged.value
+    if verdict.imputed:  # W&B imputes the metric of a crashed run, and of one that never logged it finite
         trials = store.trials()
         this = replace(next(t for t in trials if t.run_id == run_id), history=history, summary=summary)
         value = suggest.imputed_metric(store.config, this, trials)
@@ -82,7 +100,7 @@ def record_ending(
         summary=summary,
         artifacts=[] if run is None else _artifacts(run),
         metric_value=value,
-        metric_imputed=imputed,
+        metric_imputed=verdict.imputed,
     )
     if not recorded:
         return None

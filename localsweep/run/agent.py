@@ -26,13 +26,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localsweep.core.trial import CRASHED, Trial
+from localsweep.core.trial import Trial
 from localsweep.run.controller import Controller
 from localsweep.run.membership import Membership
 from localsweep.run.progress import Progress
 from localsweep.run.running import Running, RunningTrial
 from localsweep.run.signals import INTERRUPTED_BASE, StopSignals
-from localsweep.run.tell import Ended, exit_status, last_lines, tell
+from localsweep.run.tell import Ended, exit_status, tell
 from localsweep.search import suggest
 from localsweep.storage.cache import TrialCache
 from localsweep.storage.lease import HEARTBEAT_S
@@ -219,10 +219,5 @@ class Agent:
 
     def _show(self, trial: Trial) -> None:
         self.durations.append(trial.duration or 0.0)
-        name = self.store.metric_name
-        detail = f"{name}={trial.metric_value:.4g}" if trial.metric_value is not None else ""
-        detail += " (imputed)" if trial.metric_imputed else ""
-        if trial.state == CRASHED:
-            detail += f" error: {last_lines(trial.error, 1)}"
         self.cache.refresh()
-        self.progress.event(f"trial {trial.number} {trial.run_id} {trial.state} {detail}".rstrip(), self._status())
+        self.progress.event(self.progress.ended(trial), self._status())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections import Counter
@@ -11,6 +12,7 @@ from typing import Any, TextIO
 from contract.objectives import is_multi_objective, objectives, sort_key
 from localsweep.core import pareto
 from localsweep.core.trial import CRASHED, FINISHED, RUNNING, STOPPED, Trial
+from localsweep.outcome.explain import failed_after_run, headline
 from localsweep.storage.cache import TrialCache
 from localsweep.storage.view import SweepView
 
@@ -43,6 +45,8 @@ def table(store: SweepView, trials: Sequence[Trial], controller_alive: bool = Tr
     state reads ``running, no controller`` (``resume`` records how it ended). A sweep with several metrics shows
     each, and ``*`` marks the trials on the Pareto front.
     """
+    if not trials:
+        return "no trials yet"
     multi = is_multi_objective(store.config)
     names = [o.name for o in objectives(store.config)] if multi else [store.metric_name or "metric"]
     header = ["#", "run id", "state", *names, *(["front"] if multi else []), "time", "parameters"]
@@ -62,13 +66,57 @@ def table(store: SweepView, trials: Sequence[Trial], controller_alive: bool = Tr
             state += " (interrupted)"
         elif t.retried:
             state += " (retried)"
+        elif marks := _marks(t):
+            state += f" ({marks})"
         rows.append([str(t.number), t.run_id, state, *metric, duration, params])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]]) for row in rows)
 
 
+def _marks(trial: Trial) -> str:
+    """What the state of a finished or stopped trial does not say: no score, or a process that failed after its
+    wandb run finished (its exit code)."""
+    marks = ["unscored"] if trial.unscored else []
+    if trial.state in (FINISHED, STOPPED) and failed_after_run(trial.error):
+        marks.append(f"exit {trial.exit_code}")
+    return ", ".join(marks)
+
+
+def error_notes(trials: Sequence[Trial]) -> str:
+    """One line per trial whose record has an error, with its cause (interrupted trials left out: their points
+    ran again); empty when there is none."""
+    shown = [t for t in trials if t.error and not t.requeued]
+    lines = [f"  trial {t.number} {t.run_id} {t.state}: {headline(t.error)}" for t in shown]
+    return "\n".join(["errors (`status --json` has each in full):", *lines]) if lines else ""
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every NaN and ±inf replaced by None (JSON has no such numbers; ``NaN`` breaks its readers).
+
+    >>> finite({"loss": float("nan"), "acc": [0.5, float("inf")]})
+    {'loss': None, 'acc': [0.5, None]}
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
+def _non_finite(summary: dict[str, Any]) -> dict[str, str]:
+    """The summary values that JSON shows as null because they are NaN or ±inf, as JavaScript writes them."""
+    return {
+        k: "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+        for k, v in summary.items()
+        if isinstance(v, float) and not math.isfinite(v)
+    }
+
+
 def trial_json(store: SweepView, trial: Trial) -> dict[str, Any]:
-    """One trial as JSON-ready values (what ``best --json`` prints and the analysis package reads)."""
+    """One trial as JSON-ready values (what ``best --json`` prints and the analysis package reads). Values that
+    are NaN or ±inf are null: ``non_finite`` names those of the summary, ``error`` says why a trial is unscored."""
     return {
         "sweep_name": store.name,
         "sweep_id": store.sweep_id,
@@ -85,12 +133,15 @@ def trial_json(store: SweepView, trial: Trial) -> dict[str, Any]:
         "metrics": dict(
             zip([o.name for o in objectives(store.config)], pareto.values(store.config, trial), strict=True)
         ),
-        "summary": trial.summary,
+        "summary": finite(trial.summary),
+        "non_finite": _non_finite(trial.summary),
         "duration_s": trial.duration,
         "requeued": trial.requeued,
         "agent": trial.agent,
         "host": trial.host,
         "retried": trial.retried,
+        "exit_code": trial.exit_code,
+        "cause": headline(trial.error) or None,
         "error": trial.error,
     }
 
@@ -134,6 +185,7 @@ def status_json(store: SweepView) -> dict[str, Any]:
         "metric": store.config.get("metric"),
         "metrics": store.config.get("metrics"),
         "controller": controller_json(store),
+        "ended": store.ended(),
         "counts": dict(Counter(t.state for t in trials)),
         "best": None if best is None else trial_json(store, best),
         "pareto_front": [t.run_id for t in pareto.front(store.config, trials)]
@@ -165,6 +217,16 @@ class Progress:
             f"failed), {counts[RUNNING]} running | best {self._store.metric_name or 'metric'} {best_text} | "
             f"ETA {_duration(eta) if eta is not None else '?'}"
         )
+
+    def ended(self, trial: Trial) -> str:
+        """The event line of a trial that ended: its state, its metric and, when its record has an error, the cause
+        (the exception line or the outcome rule's reason, never the end of wandb's footer)."""
+        name = self._store.metric_name or "metric"
+        detail = f" {name}={trial.metric_value:.4g}" if trial.metric_value is not None else ""
+        detail += " (imputed)" if trial.metric_imputed else ""
+        if trial.error:
+            detail += f" {'error' if trial.state == CRASHED else 'note'}: {headline(trial.error)}"
+        return f"trial {trial.number} {trial.run_id} {trial.state}{detail}"
 
     def show(self, status: str) -> None:
         """Redraw the live line (terminal only)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from localsweep.core.trial import CRASHED, FINISHED, Trial, succeeded
+from localsweep.core.trial import FINISHED, Trial, succeeded
 from localsweep.outcome.decide import Ending, Verdict
 from localsweep.outcome.record import logged_keys, record_ending
 from localsweep.search import measure
@@ -73,7 +73,7 @@ def exit_status(store: SweepStore, ended: dict[str, Any] | None, count: int | No
     trials = store.trials()
     if any(succeeded(t, store.metric_name) for t in trials):
         return Ended(reason, 0)
-    failed = [t for t in trials if t.state == CRASHED and t.counts]
+    failed = [t for t in trials if t.failed]
     if not failed:
         return Ended(f"{reason}; no trial has finished yet", 1)
     first = failed[0]

@@ -34,7 +34,8 @@ from localsweep.workers.inject import sitecustomize as live_history
 from localsweep.workers.slot import Outcome, crash_report, describe_exit, log_tail
 
 STOPPED_EXIT_CODE = 143  # 128 + SIGTERM
-_in_trial = threading.Event()
+_in_trial = threading.Event()  # the trial's function runs: a stop request raises TrialStopped in it
+_stop_asked = threading.Event()  # a stop request came for the current trial
 
 
 class TrialStopped(BaseException):
@@ -61,6 +62,7 @@ def resolve_function(reference: str) -> Callable[[], Any]:
 
 
 def _on_stop_signal(signum: int, frame: Any) -> None:
+    _stop_asked.set()
     if _in_trial.is_set():
         _in_trial.clear()
         raise TrialStopped
@@ -101,15 +103,26 @@ def _run_trial(reference: str, task: TrialTask) -> Outcome:
     # The error of a failed trial: its traceback, or (None) the end of its output, which the slot reads.
     code, error = 0, None
     with _output_to(task.log_path):
-        _in_trial.set()
+        _stop_asked.clear()
         try:
-            resolve_function(reference)()
+            # The function's module is imported before a stop may raise: an exception raised inside a C extension's
+            # initialisation becomes "ImportError: initialization failed" (pybind11, e.g. TensorFlow's modules) and
+            # leaves the module half-imported for the worker's later trials. A stop asked meanwhile ends the trial
+            # once the import is done.
+            function = resolve_function(reference)
+            _in_trial.set()
+            if _stop_asked.is_set():
+                raise TrialStopped
+            function()
         except TrialStopped:
             code = STOPPED_EXIT_CODE
         except SystemExit as exc:  # e.g. the trainer's exit 2 for a config it refuses, said on stderr
             code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+            if exc.code is not None and not isinstance(exc.code, int):
+                print(exc.code, file=sys.stderr)  # what Python says for `sys.exit("message")` as a process ends
         except BaseException:
-            code, error = 1, traceback.format_exc()
+            # How it ended, then what it said: the form of a command-mode trial's error (slot.crash_report).
+            code, error = 1, f"{describe_exit(1)}\n{traceback.format_exc()}"
         finally:
             _in_trial.clear()
         if wandb.run is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,13 +11,16 @@ from typing import Protocol
 from localsweep.workers.handoff import TrialTask
 
 _TAIL_BYTES = 4000
+_ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\-_])")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
 class Outcome:
     """How a trial's process ended: its exit code (negative: the signal that killed it) and, unless it exited 0,
-    what it said (a traceback or the end of its output). How the *trial* ended is decided from this and its
-    wandb run record (:func:`localsweep.outcome.decide.decide`)."""
+    what it said: a first line saying how it ended (:func:`describe_exit`), then a traceback or the end of its
+    output. How the *trial* ended is decided from this and its wandb run record
+    (:func:`localsweep.outcome.decide.decide`)."""
 
     exit_code: int | None
     error: str | None
@@ -75,4 +79,16 @@ def log_tail(path: Path) -> str:
         data = path.read_bytes()
     except OSError:
         return f"(no output: {path} is missing)"
-    return data[-_TAIL_BYTES:].decode(errors="replace").strip() or "(the trial wrote no output)"
+    # Plain text: wandb colours its footer with terminal escape codes even when its output goes to a file.
+    return plain(data[-_TAIL_BYTES:].decode(errors="replace")).strip() or "(the trial wrote no output)"
+
+
+def plain(text: str) -> str:
+    """``text`` without terminal escape codes (colours, cursor moves) or other control characters but newlines
+    and tabs (a carriage return ends a line, as on a terminal).
+
+    >>> plain("\\x1b[1;34mwandb\\x1b[0m: Find logs at: x\\r\\nok")
+    'wandb: Find logs at: x\\nok'
+    """
+    text = _ESCAPES.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROLS.sub("", text)
