@@ -67,7 +67,11 @@ def is_number(value: Any) -> bool:
     >>> is_number(0.5), is_number(3), is_number(float("nan")), is_number(True), is_number("0.5"), is_number(None)
     (True, True, False, False, False, False)
     """
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    if isinstance(value, int):  # W&B's test is numpy's isfinite, which refuses an int beyond 64 bits
+        return -(2**63) <= value < 2**64
+    return math.isfinite(value)
 
 
 @dataclass(frozen=True)
