@@ -2,9 +2,9 @@
 make (the tiny trained sweep and its report, a tiny trained run, the Docker image) is made once per test run and
 shared by every test (and every pytest-xdist worker) that reads it.
 
-The order of the tests: the slow ones first, so that the longest start while the others fill the gaps, and the
-``docker`` ones last, so that the image (built in the background from the start of the run) is there when they
-begin.
+The order of the tests: the slow ones first, so that the longest start early; then the ``docker`` ones, by when the
+image (built in the background from the start of the run) is there; the many fast ones last, to fill the gaps
+that the others leave (pytest-xdist hands each worker its next test when it is done: `make test`).
 """
 
 from __future__ import annotations
@@ -93,8 +93,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if "sqlite_only" in item.keywords:
                 item.add_marker(skip)
-    # Stable: within each tier the tests keep their files' order.
-    items.sort(key=lambda item: ("docker" in item.keywords, "slow" not in item.keywords))
+    items.sort(key=_tier)  # stable: within a tier the tests keep their files' order
+
+
+def _tier(item: pytest.Item) -> int:
+    if "docker" in item.keywords:
+        return 1
+    return 0 if "slow" in item.keywords else 2
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -62,6 +62,7 @@ def assert_record_agrees_with_the_runs(sweep: Path) -> None:
         assert t.state == "finished" or requeued or never_started, t
 
 
+@pytest.mark.timeout(1800)  # many moments, each a controller's start-up: minutes in parallel runs
 @pytest.mark.backend
 @pytest.mark.parametrize(("mode", "moments"), [([], 20), (["--function", FUNCTION], 6)], ids=["command", "pooled"])
 def test_ctrl_c_and_sigterm_at_seeded_moments_keep_every_finished_run(

@@ -53,6 +53,7 @@ def completed_runs(sweep: Path) -> Counter[tuple[int, int]]:
     return Counter(point(r.config) for r in records if r.exit_code == 0)
 
 
+@pytest.mark.timeout(1800)  # many moments, each a controller's start-up: minutes in parallel runs
 @pytest.mark.backend
 def test_controller_killed_at_ten_random_moments_loses_and_repeats_nothing(tmp_path, subprocess_env):
     # Short (~1.4 s) and long (~3.5 s) trials: a killed controller's trial sometimes finishes before `resume`
