@@ -125,7 +125,8 @@ def test_docker_stop_at_ten_moments_then_resume_runs_every_grid_point_to_the_end
     assert sorted(point(t.config) for t in trials if t.state == "finished") == points
     # The run records agree: one run per grid point trained to the end, and the store holds each such run as
     # finished (a stop between its last log and its exit must not turn it into a crash that runs again).
-    runs = [read_run(d) for d in (sweep / "wandb").glob("offline-run-*")]
+    # A run stopped inside wandb.init may have a run dir but no record log yet.
+    runs = [read_run(log.parent) for log in (sweep / "wandb").glob("offline-run-*/run-*.wandb")]
     completed = [r for r in runs if r.exit_code == 0]
     assert Counter(point(r.config) for r in completed) == Counter(points)
     states = {t.run_id: t.state for t in trials}
