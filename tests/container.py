@@ -84,6 +84,7 @@ def build(context: Path, tag: str) -> None:
 
 
 BUILD_TIMEOUT_S = 1800
+_BUILDS: list[subprocess.Popen[bytes]] = []
 
 
 def start_build(run_dir: Path) -> None:
@@ -102,12 +103,14 @@ def start_build(run_dir: Path) -> None:
         (folder / "key").write_text(key)
         # The exit code is written last, by rename: whoever sees the file sees the whole result.
         script = '"$0" up >"$1/up.out" 2>"$1/up.err"; echo $? >"$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"'
-        subprocess.Popen(
-            ["bash", "-c", script, str(ENGINE_SCRIPT), str(folder)],
-            env={**os.environ, "CONTEXT": str(context), "IMAGE": IMAGE},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        _BUILDS.append(
+            subprocess.Popen(  # kept: it outlives this call, and may outlive this worker
+                ["bash", "-c", script, str(ENGINE_SCRIPT), str(folder)],
+                env={**os.environ, "CONTEXT": str(context), "IMAGE": IMAGE},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         )
 
 
