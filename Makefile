@@ -41,9 +41,10 @@ run: setup ## the main job: an offline sweep of $(SWEEP) (pooled workers), then 
 train: setup ## one training run: make train ARGS="--epochs=1 --model=cnn"
 	$(PY) -m trainer $(ARGS)
 
-# Tests run in parallel processes (pytest-xdist): most slow tests wait on subprocesses, containers and heartbeats,
-# not on the CPU. TEST_WORKERS=4 was the fastest measured on this project's 2-core machine (README, Development).
-# `--maxschedchunk 1` hands each worker one test at a time once it is done, so no test waits behind a long one.
+# Tests run in parallel processes (pytest-xdist): many slow tests wait on sleeps, heartbeats, containers and
+# downloads. TEST_WORKERS=4 on two cores covers those waits; other counts are still to be compared on a quiet
+# machine (BENCHMARKS.md, the test suite). `--maxschedchunk 1` hands each worker one test at a time once it is
+# done, so no test is queued behind a long one.
 TEST_WORKERS ?= 4
 XDIST := -n $(TEST_WORKERS) --dist load --maxschedchunk 1
 # Choose tests by marker for both passes, e.g. `make test MARKERS='not docker'`.
