@@ -1,8 +1,11 @@
-"""The image on a real Docker engine, for the tests marked ``docker``: the session's build and small helpers.
+"""The image on a real Docker engine, for the tests marked ``docker``: the run's build and small helpers.
 
-``scripts/docker-engine`` starts an engine when none answers (and the session stops it again at the end), makes
+``scripts/docker-engine`` starts an engine when none answers (and the run stops it again at the end), makes
 the base image available and builds the image from a copy of this checkout into which a ``.env`` holding a
 unique fake W&B key is planted, as a user's checkout would hold their real one: the image must not contain it.
+The build is started once per test run, in the background, as soon as a worker finds docker tests among its
+tests; the tests wait for it. Containers, volumes and Compose projects get unique names, so tests on several
+pytest-xdist workers share the one engine.
 """
 
 from __future__ import annotations
@@ -14,14 +17,13 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.shared import locked
 
 ENGINE_SCRIPT = REPO_ROOT / "scripts" / "docker-engine"
 IMAGE = "mnist-wandb-sweeps:cpu"
@@ -81,27 +83,71 @@ def build(context: Path, tag: str) -> None:
     assert done.returncode == 0, f"scripts/docker-engine build failed:\n{done.stderr[-6000:]}"
 
 
-@contextmanager
-def engine_session(workdir: Path) -> Iterator[BuiltImage]:
-    """The engine and the image, as the README says: ``scripts/docker-engine up``, which starts an engine if none
-    answers (and prints its PID: this session then stops it at the end), gets the base image, and builds."""
-    key = secrets.token_hex(20)
-    context = copy_checkout(workdir / "context")
-    (context / ".env").write_text(f"WANDB_API_KEY={key}\nWANDB_SWEEP_ID=\n")
-    up = engine_script("up", env={"CONTEXT": str(context), "IMAGE": IMAGE})
-    started = up.stdout.strip()  # the PID of a dockerd that `up` started, else nothing
-    try:
-        if up.returncode == EX_UNAVAILABLE:
-            reason = f"no Docker engine could be had: {up.stderr.strip().splitlines()[-1]}"
-            if os.environ.get("CI"):
-                pytest.fail(reason)  # CI sets one up: never let it pass by skipping
-            pytest.skip(reason)
-        assert up.returncode == 0, f"scripts/docker-engine up failed:\n{up.stderr[-6000:]}"
-        yield BuiltImage(IMAGE, key, context)
-    finally:
-        if started:
-            stopped = engine_script("stop")
-            assert stopped.returncode == 0, stopped.stderr
+BUILD_TIMEOUT_S = 1800
+_BUILDS: list[subprocess.Popen[bytes]] = []
+
+
+def start_build(run_dir: Path) -> None:
+    """Start ``scripts/docker-engine up`` in the background, once per test run (the first caller; the others
+    return at once). ``up`` starts an engine if none answers (and prints its PID: ``stop_engine`` stops it at the
+    end of the run), gets the base image, and builds the image from a copy of this checkout holding a ``.env``
+    with a fake key. A cold build takes minutes: started when the run begins, it overlaps the other tests."""
+    folder = run_dir / "docker"
+    with locked(run_dir / "docker.lock"):
+        if folder.exists():
+            return
+        folder.mkdir()
+        key = secrets.token_hex(20)
+        context = copy_checkout(folder / "context")
+        (context / ".env").write_text(f"WANDB_API_KEY={key}\nWANDB_SWEEP_ID=\n")
+        (folder / "key").write_text(key)
+        # The exit code is written last, by rename: whoever sees the file sees the whole result.
+        script = '"$0" up >"$1/up.out" 2>"$1/up.err"; echo $? >"$1/rc.tmp"; mv "$1/rc.tmp" "$1/rc"'
+        _BUILDS.append(
+            subprocess.Popen(  # kept: it outlives this call, and may outlive this worker
+                ["bash", "-c", script, str(ENGINE_SCRIPT), str(folder)],
+                env={**os.environ, "CONTEXT": str(context), "IMAGE": IMAGE},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+
+
+def _build_result(folder: Path) -> int:
+    deadline = time.monotonic() + BUILD_TIMEOUT_S
+    while not (folder / "rc").exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"scripts/docker-engine up did not end within {BUILD_TIMEOUT_S} s: {folder}")
+        time.sleep(1)
+    return int((folder / "rc").read_text())
+
+
+def wait_for_build(run_dir: Path) -> BuiltImage:
+    """The image the run's background build made (starting that build if nobody has), once it is there."""
+    start_build(run_dir)
+    folder = run_dir / "docker"
+    code = _build_result(folder)
+    stderr = (folder / "up.err").read_text()
+    if code == EX_UNAVAILABLE:
+        reason = f"no Docker engine could be had: {stderr.strip().splitlines()[-1]}"
+        if os.environ.get("CI"):
+            pytest.fail(reason)  # CI sets one up: never let it pass by skipping
+        pytest.skip(reason)
+    assert code == 0, f"scripts/docker-engine up failed:\n{stderr[-6000:]}"
+    return BuiltImage(IMAGE, (folder / "key").read_text(), folder / "context")
+
+
+def stop_engine(run_dir: Path) -> None:
+    """At the end of the run: stop the engine if this run's ``up`` started one (after waiting for a build that is
+    still going, so that nothing is left running)."""
+    folder = run_dir / "docker"
+    if not folder.exists():
+        return
+    _build_result(folder)
+    if (folder / "up.out").read_text().strip():  # the PID of the dockerd that `up` started, else nothing
+        stopped = engine_script("stop")
+        assert stopped.returncode == 0, stopped.stderr
 
 
 def run(

@@ -29,7 +29,7 @@ def start(env: dict[str, str], *args: str | Path, **popen: object) -> subprocess
 def finish(process: subprocess.Popen[str], code: int = 0, trial_tracebacks: bool = False) -> str:
     """Its stderr, once it exited with ``code`` and no traceback (``trial_tracebacks``: the trials' own may show,
     but never one through the engine)."""
-    _, stderr = process.communicate(timeout=240)
+    _, stderr = process.communicate(timeout=600)  # generous: the tests run in parallel processes on two cores
     assert process.returncode == code, stderr
     assert f"{os.sep}localsweep{os.sep}" not in stderr, stderr
     assert trial_tracebacks or "Traceback" not in stderr, stderr
@@ -37,8 +37,9 @@ def finish(process: subprocess.Popen[str], code: int = 0, trial_tracebacks: bool
     return stderr
 
 
-def wait_for(sweep: Path, ready: Callable[[list[Trial]], bool], timeout: float = 60.0) -> list[Trial]:
-    """The sweep's trials once ``ready`` says so."""
+def wait_for(sweep: Path, ready: Callable[[list[Trial]], bool], timeout: float = 300.0) -> list[Trial]:
+    """The sweep's trials once ``ready`` says so (a limit, not a speed requirement: a controller's start-up waits
+    for the CPU when the tests run in parallel processes on two cores)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = stored_trials(sweep)

@@ -29,6 +29,7 @@ from analysis.__main__ import main
 from analysis.sources.source import RunInfo, Source
 from analysis.stats import bootstrap
 from localsweep.core.trial import CRASHED, FINISHED, TrialState
+from localsweep.storage.layout import DB_NAME
 from localsweep.storage.store import Location, SweepStore, default_storage
 from tests.trials import start_trial
 
@@ -171,6 +172,7 @@ def test_cli_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path, subproce
         (["--run", "."], "must be an offline wandb run directory"),
     ],
 )
+@pytest.mark.backend  # a sweep store, wherever it is recorded
 def test_cli_bad_sources_exit_2(tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.chdir(tmp_path)
     _predictions_csv(tmp_path / "p.csv")
@@ -356,6 +358,7 @@ def _store_with_trial(root: Path, state: TrialState, run_dir: Path | None, metri
     store.close()
 
 
+@pytest.mark.backend  # a sweep store, wherever it is recorded
 def test_cli_sweep_without_finished_runs_exits_2(tmp_path, capsys):
     _store_with_trial(tmp_path, CRASHED, None, None)
     assert main(["report", "--sweep", "s", "--sweeps-root", str(tmp_path)]) == 2
@@ -363,6 +366,7 @@ def test_cli_sweep_without_finished_runs_exits_2(tmp_path, capsys):
     assert "must have a finished run with a val_accuracy value, but sweep s has none (run1: crashed)" in err
 
 
+@pytest.mark.backend  # a sweep store, wherever it is recorded
 def test_cli_best_run_without_predictions_exits_2(tmp_path, capsys):
     import wandb  # the real SDK, offline (tests/conftest.py)
 
@@ -375,45 +379,24 @@ def test_cli_best_run_without_predictions_exits_2(tmp_path, capsys):
     assert f"must have a predictions artifact (or files/predictions.csv), but run {run.id}" in err
 
 
-TINY_SWEEP = """
-program: trainer/__main__.py
-command: ["${env}", "${interpreter}", "-m", "trainer", "${args}"]
-method: grid
-metric:
-  name: val_accuracy
-  goal: maximize
-parameters:
-  units:
-    values: [16, 32]
-  learning_rate:
-    value: 3.0e-3
-  epochs:
-    value: 1
-  train_size:
-    value: 300
-"""
-
-
 @pytest.mark.slow
-def test_cli_report_on_a_real_offline_sweep(tmp_path, subprocess_env):
-    (tmp_path / "tiny.yaml").write_text(TINY_SWEEP)
-    sweep = [sys.executable, "-m", "localsweep", "run", "tiny.yaml", "--name", "tiny", "--root", "sweeps"]
-    sweep += ["--function", "trainer.train:agent_function"]
-    done = subprocess.run(sweep, env=subprocess_env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    store = SweepStore.open(tmp_path / "sweeps" / "tiny")
+def test_cli_report_on_a_real_offline_sweep(tmp_path, subprocess_env, main_job):
+    # The run's shared main job (tests/conftest.py): a pooled offline sweep of the real trainer, in SQLite.
+    env = {k: v for k, v in subprocess_env.items() if k != "LOCALSWEEP_STORAGE"}
+    store = SweepStore.open(main_job.sweep / DB_NAME)
     best, trials = store.best_trial(), store.trials()
     store.close()
     assert best is not None
     assert best.run_dir is not None
 
-    result = _run(["--sweep", "tiny", "--sweeps-root", "sweeps", "--out", "r", "--log"], subprocess_env, tmp_path)
+    result = _run(["--sweep", main_job.name, "--sweeps-root", str(main_job.sweeps_root), "--out", "r", "--log"], env,
+                  tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     assert report["run"]["run_id"] == best.run_id
     assert report["run"]["config"]["units"] == best.config["units"]
     assert report["sweep"]["rank"] == 1
-    assert report["sweep"]["scored_trials"] == len(trials) == 2
+    assert report["sweep"]["scored_trials"] == len(trials) == 3
     assert report["sweep"]["parameters"] == ["units"]
     assert report["provenance"]["artifact"] == f"predictions-{best.run_id}"
     assert report["provenance"]["rows"] == 10000  # the MNIST test set
@@ -434,7 +417,7 @@ def test_cli_report_on_a_real_offline_sweep(tmp_path, subprocess_env):
     from localsweep.core.runlog import iter_records, read_run
     from localsweep.storage.layout import SweepLayout
 
-    run_dir = SweepLayout(Path(subprocess_env["WANDB_DIR"])).find_run_dir(logged)
+    run_dir = SweepLayout(Path(env["WANDB_DIR"])).find_run_dir(logged)
     assert run_dir is not None
     record = read_run(run_dir)
     assert record.summary["accuracy"] == pytest.approx(report["accuracy"])
@@ -445,10 +428,30 @@ def test_cli_report_on_a_real_offline_sweep(tmp_path, subprocess_env):
     assert run_records[0].job_type == "analysis"
 
     # The same run analysed directly with --run gives the same numbers.
-    single = _run(["--run", str(best.run_dir), "--out", "single"], subprocess_env, tmp_path)
+    single = _run(["--run", str(best.run_dir), "--out", "single"], env, tmp_path)
     assert single.returncode == 0, single.stderr[-2000:]
     again = json.loads((tmp_path / "single" / "report.json").read_text())
     assert (again["per_class"], again["auroc"]) == (report["per_class"], report["auroc"])
+
+
+# Its own sweep, recorded in PostgreSQL (the shared main job's is SQLite): the report must read it from there.
+TINY_SWEEP = """
+program: trainer/__main__.py
+command: ["${env}", "${interpreter}", "-m", "trainer", "${args}"]
+method: grid
+metric:
+  name: val_accuracy
+  goal: maximize
+parameters:
+  units:
+    values: [16, 32]
+  learning_rate:
+    value: 3.0e-3
+  epochs:
+    value: 1
+  train_size:
+    value: 300
+"""
 
 
 @pytest.mark.slow

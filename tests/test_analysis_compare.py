@@ -16,6 +16,8 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support
 
 from analysis.__main__ import main
 from contract import predictions as schema
+from localsweep.storage.layout import DB_NAME
+from localsweep.storage.store import SweepStore
 
 N_ROWS, N_CLASSES = 400, 3
 
@@ -162,29 +164,14 @@ def test_compare_says_what_it_accepts(crafted, monkeypatch, capsys, spec, why):
 
 
 @pytest.mark.slow
-def test_compare_two_real_tiny_runs(tmp_path, subprocess_env):
-    run_dirs = []
-    for units in (8, 64):
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "trainer",
-                "--epochs=1",
-                "--train_size=300",
-                f"--units={units}",
-                "--save_model=False",
-            ],
-            env=subprocess_env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=True,
-        )
-        found = re.search(r"^run dir:\s+(\S+)", done.stdout, re.MULTILINE)
-        assert found, done.stdout
-        run_dirs.append(Path(found.group(1)))
+def test_compare_two_real_tiny_runs(tmp_path, subprocess_env, trained_run, main_job):
+    # Two real tiny runs of the trainer on the same test rows: the run's shared one (units 8) and the shared main
+    # job's units-64 trial (tests/conftest.py).
+    store = SweepStore.open(main_job.sweep / DB_NAME)
+    wide = next(t for t in store.trials() if t.config["units"] == 64)
+    store.close()
+    assert wide.run_dir is not None
+    run_dirs = [trained_run.run_dir, wide.run_dir]
     command = [sys.executable, "-m", "analysis", "compare", *map(str, run_dirs), "--out", "cmp", "--resamples", "200"]
     done = subprocess.run(command, env=subprocess_env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

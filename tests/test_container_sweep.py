@@ -13,6 +13,7 @@ import random
 import shutil
 import subprocess
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,19 +30,18 @@ from tests.container import BuiltImage, Volumes, docker, engine_script, run
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
 
-UNITS, SEEDS = [8, 16, 32, 64, 128], [0, 1]
+# The stops' sweep: the tests' echo program (real wandb, offline; no TensorFlow), mounted into the container. Each
+# trial is a fresh process, as under `wandb agent`: short (~3 s) and long (~6 s) trials.
+ECHO = REPO_ROOT / "tests" / "localsweep_programs" / "echo_config.py"
+XS, EPOCHS = list(range(1, 11)), [2, 8]
 STOP_GRID = f"""\
-program: trainer/__main__.py
-command: ["${{env}}", "${{interpreter}}", "-m", "trainer", "${{args}}"]
+program: echo_config.py
 method: grid
-metric: {{name: val_accuracy, goal: maximize}}
+metric: {{name: score, goal: maximize}}
 parameters:
-  units: {{values: {UNITS}}}
-  seed: {{values: {SEEDS}}}
-  epochs: {{value: 1}}
-  train_size: {{value: 300}}
-  batch_size: {{value: 32}}
-  save_model: {{value: false}}
+  x: {{values: {XS}}}
+  epochs: {{values: {EPOCHS}}}
+  sleep: {{value: 0.5}}
 """
 
 
@@ -53,7 +53,7 @@ def volumes() -> Iterator[Volumes]:
 
 
 def point(config: dict[str, Any]) -> tuple[int, int]:
-    return config["units"], config["seed"]
+    return config["x"], config["epochs"]
 
 
 RUN_DIRS = "ls -d /app/offline_sweeps/s/wandb/offline-run-* 2>/dev/null | wc -l"
@@ -73,12 +73,12 @@ def wait_for_a_new_run(container: str, before: int) -> None:
 def test_docker_stop_at_ten_moments_then_resume_runs_every_grid_point_to_the_end_exactly_once(
     docker_image: BuiltImage, tmp_path: Path, volumes: Volumes
 ) -> None:
-    # Command mode, as under `wandb agent`: each trial is a fresh `python -m trainer` whose run dir appears ~5 s
-    # after it starts and which ends ~4 s later (training, then predictions and the run's finish). Like the
-    # kill -9 test (test_reliability_faults.py): the first two stops land in start-up, the others 0-9 s after a
-    # new run dir appeared, so in training, in the finish, between trials or in the next one's start-up. Every
-    # round is a new container on the same volume. 10 points: a round finishes at most the trial it waited for,
-    # so the 10 rounds leave at least 2 for the final resume.
+    # Command mode, as under `wandb agent`: each trial is a fresh process (the echo program, whose run dir appears
+    # ~2 s after it starts and which then logs for 1 or 4 s and finishes its run). Like the kill -9 test
+    # (test_reliability_faults.py): the first two stops land in start-up, the others 0-9 s after a new run dir
+    # appeared, so in logging, in the finish, between trials or in the next one's start-up. Every round is a new
+    # container on the same volume. 20 points: a round finishes at most the few trials that fit in its wait, so
+    # the 10 rounds leave some for the final resume.
     sweep_yaml = tmp_path / "stop.yaml"
     sweep_yaml.write_text(STOP_GRID)
     sweep_yaml.chmod(0o644)
@@ -90,6 +90,8 @@ def test_docker_stop_at_ten_moments_then_resume_runs_every_grid_point_to_the_end
         f"{volume}:/app/offline_sweeps",
         "-v",
         f"{sweep_yaml}:/app/sweeps/stop.yaml:ro",
+        "-v",
+        f"{ECHO}:/app/echo_config.py:ro",
     )
     rng = random.Random(14)
     for stop in range(10):
@@ -119,11 +121,12 @@ def test_docker_stop_at_ten_moments_then_resume_runs_every_grid_point_to_the_end
 
     sweep = volumes.copy_out(volume, tmp_path / "sweeps", docker_image.tag) / "s"
     trials = SweepStore.open(sweep / DB_NAME).trials()  # the container's SQLite store, whatever this session uses
-    points = sorted((units, seed) for units in UNITS for seed in SEEDS)
+    points = sorted((x, epochs) for x in XS for epochs in EPOCHS)
     assert sorted(point(t.config) for t in trials if t.state == "finished") == points
     # The run records agree: one run per grid point trained to the end, and the store holds each such run as
-    # finished (a stop between its training and its exit must not turn it into a crash that runs again).
-    runs = [read_run(d) for d in (sweep / "wandb").glob("offline-run-*")]
+    # finished (a stop between its last log and its exit must not turn it into a crash that runs again).
+    # A run stopped inside wandb.init may have a run dir but no record log yet.
+    runs = [read_run(log.parent) for log in (sweep / "wandb").glob("offline-run-*/run-*.wandb")]
     completed = [r for r in runs if r.exit_code == 0]
     assert Counter(point(r.config) for r in completed) == Counter(points)
     states = {t.run_id: t.state for t in trials}
@@ -155,11 +158,14 @@ class Compose:
         config = folder / "docker-config"
         (config / "cli-plugins").mkdir(parents=True)
         (config / "cli-plugins" / "docker-compose").symlink_to(compose_plugin())
-        self.project = f"mws-test-{folder.name.lower().replace('_', '-')}"[:60]
+        # Unique: tests on several pytest-xdist workers, and other test runs, share the engine.
+        self.project = f"mws-test-{uuid.uuid4().hex[:10]}"
         self.env = {"PATH": os.environ["PATH"], "HOME": str(folder), "DOCKER_CONFIG": str(config)}
+        self.files = [folder / "docker-compose.yml"]
 
     def __call__(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        argv = ["docker", "compose", "-p", self.project, "-f", str(self.folder / "docker-compose.yml"), *args]
+        files = [option for path in self.files for option in ("-f", str(path))]
+        argv = ["docker", "compose", "-p", self.project, *files, *args]
         return subprocess.run(
             argv, cwd=self.folder, env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=600
         )
@@ -210,10 +216,25 @@ def test_compose_agent_without_a_key_is_refused_with_64(compose: Compose) -> Non
     assert "'wandb agent me/proj/abcd1234' talks to the W&B server and needs an API key" in done.stderr
 
 
-CLUSTER_UNITS = [8, 16, 32, 64, 128, 256]
-CLUSTER_GRID = STOP_GRID.replace(f"units: {{values: {UNITS}}}", f"units: {{values: {CLUSTER_UNITS}}}").replace(
-    f"seed: {{values: {SEEDS}}}", "seed: {value: 0}"
-)
+CLUSTER_XS = [1, 2, 3, 4, 5, 6]
+# The echo program (no TensorFlow: the offline profile above trains for real), ~5 s a trial, mounted into the
+# services that read the sweep's program: an override file beside the project's own, as a user would add one.
+CLUSTER_GRID = f"""\
+program: echo_config.py
+method: grid
+metric: {{name: score, goal: maximize}}
+parameters:
+  x: {{values: {CLUSTER_XS}}}
+  epochs: {{value: 3}}
+  sleep: {{value: 1.0}}
+"""
+CLUSTER_OVERRIDE = f"""\
+services:
+  cluster-create:
+    volumes: ["{ECHO}:/app/echo_config.py:ro"]
+  cluster-agent:
+    volumes: ["{ECHO}:/app/echo_config.py:ro"]
+"""
 
 
 def test_compose_cluster_profile_three_agent_containers_share_one_grid_on_postgresql(
@@ -225,6 +246,8 @@ def test_compose_cluster_profile_three_agent_containers_share_one_grid_on_postgr
     grid = tmp_path / "cluster.yaml"
     grid.write_text(CLUSTER_GRID)
     grid.chmod(0o644)
+    (tmp_path / "echo.override.yml").write_text(CLUSTER_OVERRIDE)
+    compose.files.append(tmp_path / "echo.override.yml")
     sweep = {"CLUSTER_SWEEP": "c", "CLUSTER_SWEEP_YAML": "sweeps/cluster.yaml"}
     up = compose("--profile", "cluster", "up", "--detach", "--wait", "postgres", env=sweep)
     assert up.returncode == 0, up.stderr[-3000:]
@@ -241,6 +264,6 @@ def test_compose_cluster_profile_three_agent_containers_share_one_grid_on_postgr
     status = compose("--profile", "cluster", "run", "--rm", "--no-deps", "cluster-status", env=sweep)
     assert status.returncode == 0, status.stderr[-3000:]
     trials = json.loads(status.stdout)["trials"]
-    assert sorted(t["config"]["units"] for t in trials if t["state"] == "finished") == CLUSTER_UNITS
+    assert sorted(t["config"]["x"] for t in trials if t["state"] == "finished") == CLUSTER_XS
     assert all(t["state"] == "finished" for t in trials)  # each grid point once, none given up or repeated
     assert len({t["host"] for t in trials}) >= 2  # the containers shared the work

@@ -145,6 +145,7 @@ def test_custom_pruner_stops_trials_below_the_median_of_the_finished_ones(tmp_pa
     assert any(t.state == "stopped" for t in done)
 
 
+@pytest.mark.backend
 def test_retry_crashed_runs_the_failed_grid_point_again_and_keeps_the_old_attempt(tmp_path, subprocess_env, capsys):
     path = sweep_yaml(
         tmp_path, "method: grid\nmetric: {name: score, goal: maximize}\nparameters:\n  x: {values: [1, 2, 3]}\n"
@@ -189,6 +190,7 @@ def test_distinct_random_search_runs_each_point_once_and_ends_when_exhausted(tmp
     assert "parameters.x: --distinct needs a discrete space" in refused.stderr
 
 
+@pytest.mark.backend
 def test_prior_sweep_warm_starts_bayes_from_the_first_suggestion(tmp_path, subprocess_env):
     grid = sweep_yaml(
         tmp_path,
@@ -211,7 +213,8 @@ def test_prior_sweep_warm_starts_bayes_from_the_first_suggestion(tmp_path, subpr
     assert first["warm"] != first["cold"]
 
 
-@pytest.mark.parametrize("method", ["random", "bayes", "custom"])
+# The claims of four workers at once, on each backend: one search method stands for all there.
+@pytest.mark.parametrize("method", [pytest.param("random", marks=pytest.mark.backend), "bayes", "custom"])
 def test_run_cap_and_count_never_overshoot_with_4_workers(tmp_path, subprocess_env, method):
     # Four trials start at once; the cap is met while three others are still running, and nothing more starts.
     search = CUSTOM if method == "custom" else f"method: {method}\n"

@@ -63,6 +63,8 @@ def assert_record_agrees_with_the_runs(sweep: Path) -> None:
         assert t.state == "finished" or requeued or never_started, t
 
 
+@pytest.mark.timeout(1800)  # many moments, each a controller's start-up: minutes in parallel runs
+@pytest.mark.backend
 @pytest.mark.parametrize(("mode", "moments"), [([], 20), (["--function", FUNCTION], 6)], ids=["command", "pooled"])
 def test_ctrl_c_and_sigterm_at_seeded_moments_keep_every_finished_run(
     tmp_path, subprocess_env, storage_backend, mode, moments
@@ -116,6 +118,7 @@ def test_ctrl_c_and_sigterm_at_seeded_moments_keep_every_finished_run(
     assert_record_agrees_with_the_runs(sweep)
 
 
+@pytest.mark.backend
 def test_resume_while_the_controller_lives_is_refused_and_changes_nothing(tmp_path, subprocess_env):
     sweep_yaml = write_yaml(tmp_path, "  x: {values: [1, 2]}\n  sleep: {value: 600}\n")
     sweep = tmp_path / "b"
@@ -138,6 +141,7 @@ def test_resume_while_the_controller_lives_is_refused_and_changes_nothing(tmp_pa
     assert ended.requeued
 
 
+@pytest.mark.backend
 def test_status_says_when_the_controller_is_dead(tmp_path, subprocess_env):
     sweep_yaml = write_yaml(tmp_path, "  x: {values: [1]}\n  sleep: {value: 600}\n")
     sweep = tmp_path / "d"

@@ -47,6 +47,7 @@ def echoes(sweep_dir: Path) -> dict[str, dict]:
     return {p.stem.removeprefix("echo-"): json.loads(p.read_text()) for p in sweep_dir.glob("echo-*.json")}
 
 
+@pytest.mark.backend
 def test_grid_sweep_runs_each_point_once_passing_parameters_like_wandb_agent(tmp_path, subprocess_env):
     sweep = write_yaml(
         tmp_path,
@@ -95,6 +96,7 @@ def test_grid_sweep_runs_each_point_once_passing_parameters_like_wandb_agent(tmp
     assert len(SweepStore.open(tmp_path / "g").trials()) == 3
 
 
+@pytest.mark.backend
 def test_malformed_yaml_reports_every_violation_and_runs_nothing(tmp_path, subprocess_env):
     sweep = write_yaml(tmp_path, "method: grid\nparameters:\n  lr: {min: 1e-5, max: 0.1}\n  x: {values: 3}\n")
     done = localsweep(subprocess_env, "run", sweep, "--root", tmp_path, check=2)
@@ -105,6 +107,7 @@ def test_malformed_yaml_reports_every_violation_and_runs_nothing(tmp_path, subpr
     assert "sweep" not in localsweep(subprocess_env, "status", "--root", tmp_path, check=2).stdout
 
 
+@pytest.mark.backend
 def test_a_trial_that_raises_is_recorded_crashed_and_the_sweep_goes_on(tmp_path, subprocess_env):
     sweep = write_yaml(
         tmp_path,
@@ -151,6 +154,7 @@ def test_hyperband_stops_the_trials_stop_runs_names(tmp_path, subprocess_env, mo
     assert states[1][1] < 10
 
 
+@pytest.mark.backend
 def test_pooled_workers_run_many_trials_and_are_recycled(tmp_path, subprocess_env):
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text("method: random\nmetric: {name: score, goal: maximize}\nparameters:\n  x: {min: 0.0, max: 1.0}\n")
@@ -180,6 +184,7 @@ def test_pooled_workers_run_many_trials_and_are_recycled(tmp_path, subprocess_en
     assert len({t.config["x"] for t in trials}) == 3
 
 
+@pytest.mark.backend
 def test_kill_9_then_resume_loses_no_finished_trial_and_repeats_no_grid_point(tmp_path, subprocess_env):
     sweep = write_yaml(
         tmp_path,

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import MainJob
+
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("sweep", ["tiny_grid.yaml", "tiny_custom.yaml"])  # W&B's engine; Optuna, two metrics
-def test_make_run_sweeps_offline_and_reports_the_best_run(subprocess_env, tmp_path, sweep):
+def _make_run(sweep: str, tmp_path: Path, env: dict[str, str]) -> str:
     done = subprocess.run(
         [
             "make",
@@ -24,15 +24,27 @@ def test_make_run_sweeps_offline_and_reports_the_best_run(subprocess_env, tmp_pa
             f"REPORTS={tmp_path / 'reports'}",
         ],
         cwd=REPO,
-        env=subprocess_env,
+        env=env,
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    report = tmp_path / "reports" / "tiny"
-    assert f"report: {report}/report.html" in done.stdout
+    return done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sweep", ["tiny_grid.yaml", "tiny_custom.yaml"])  # W&B's engine; Optuna, two metrics
+def test_make_run_sweeps_offline_and_reports_the_best_run(subprocess_env, tmp_path, sweep, request):
+    if sweep == "tiny_grid.yaml":  # the run's shared main job (tests/conftest.py) is this very `make run`
+        job: MainJob = request.getfixturevalue("main_job")
+        name, sweeps, reports, stdout = job.name, job.sweeps_root, job.report.parent, job.stdout
+    else:
+        name, sweeps, reports = "tiny", tmp_path / "sweeps", tmp_path / "reports"
+        stdout = _make_run(sweep, tmp_path, subprocess_env)
+    report = reports / name
+    assert f"report: {report}/report.html" in stdout
     summary = json.loads((report / "report.json").read_text())
     best = json.loads(
         subprocess.run(
@@ -41,15 +53,15 @@ def test_make_run_sweeps_offline_and_reports_the_best_run(subprocess_env, tmp_pa
                 "-m",
                 "localsweep",
                 "best",
-                "tiny",
+                name,
                 "--metric",
                 "val_accuracy",  # the primary metric: the report's best run (a custom sweep has two)
                 "--root",
-                str(tmp_path / "sweeps"),
+                str(sweeps),
                 "--json",
             ],
             cwd=REPO,
-            env=subprocess_env,
+            env={k: v for k, v in subprocess_env.items() if k != "LOCALSWEEP_STORAGE"},  # its store is SQLite
             capture_output=True,
             text=True,
             check=True,
@@ -57,4 +69,4 @@ def test_make_run_sweeps_offline_and_reports_the_best_run(subprocess_env, tmp_pa
     )
     assert best["run_id"] in (report / "report.html").read_text()
     assert best["run_id"] in json.dumps(summary)
-    assert (tmp_path / "sweeps" / "tiny" / "sweep.db").is_file()
+    assert (sweeps / name / "sweep.db").is_file()

@@ -47,24 +47,10 @@ def test_committed_notebook_has_no_outputs_and_matches_its_source(path):
         )
 
 
-def _tiny_run(env: dict[str, str], cwd: Path) -> Path:
-    done = subprocess.run(
-        [sys.executable, "-m", "trainer", "--epochs=1", "--train_size=300", "--batch_size=32", "--save_model=False"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-        timeout=300,
-        check=True,
-    )
-    line = next(line for line in done.stdout.splitlines() if line.startswith("run dir:"))
-    return Path(line.split(":", 1)[1].strip())
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.name)
-def test_notebook_executes_top_to_bottom_offline(source, subprocess_env, tmp_path, monkeypatch):
-    run_dir = _tiny_run(subprocess_env, tmp_path)
+def test_notebook_executes_top_to_bottom_offline(source, trained_run, monkeypatch):
+    run_dir = trained_run.run_dir  # the run's shared tiny training run (tests/conftest.py), only read
     monkeypatch.setenv("ANALYSE_RUN", str(run_dir))
     # The kernel is started as `python`: make it this venv's interpreter, as an activated venv would.
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")

@@ -15,23 +15,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SECTION = "## The best-run report (`python -m analysis`)"
 
-TINY_GRID = """
-program: trainer/__main__.py
-method: grid
-metric:
-  name: val_accuracy
-  goal: maximize
-parameters:
-  units:
-    values: [16, 32, 64]
-  epochs:
-    value: 1
-  train_size:
-    value: 300
-  save_model:
-    value: false
-"""
-
 
 def readme_commands() -> list[str]:
     """The lines of the first bash block of the README's report section, comments removed."""
@@ -57,17 +40,14 @@ def _run(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
 
 
 @pytest.mark.slow
-def test_every_readme_report_command_runs(tmp_path, subprocess_env):
-    (tmp_path / "tiny.yaml").write_text(TINY_GRID)
-    sweep = [sys.executable, "-m", "localsweep", "run", "tiny.yaml", "--name", "grid", "--function"]
-    done = _run([*sweep, "trainer.train:agent_function"], subprocess_env, tmp_path)
-    assert done.returncode == 0, done.stderr[-2000:]
-    done = _run(
-        [sys.executable, "-m", "trainer", "--epochs=1", "--train_size=300", "--units=8"], subprocess_env, tmp_path
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    run_dir = re.search(r"^run dir:\s+(\S+)", done.stdout, re.MULTILINE)
-    assert run_dir, done.stdout
+def test_every_readme_report_command_runs(tmp_path, subprocess_env, main_job, trained_run):
+    # The run's shared main job is the README's grid sweep (offline_sweeps/grid, where the commands look for it)
+    # and its shared trained run is RUN_DIR (tests/conftest.py); both are only read.
+    (tmp_path / "offline_sweeps").mkdir()
+    (tmp_path / "offline_sweeps" / main_job.name).symlink_to(main_job.sweep)
+    subprocess_env.pop("LOCALSWEEP_STORAGE", None)  # that sweep is recorded in its SQLite file
+    run_dir = re.search(r"^run dir:\s+(\S+)", trained_run.stdout, re.MULTILINE)
+    assert run_dir, trained_run.stdout
     shutil.copy(Path(run_dir.group(1)) / "files" / "predictions.csv", tmp_path / "preds.csv")
 
     for line in readme_commands():

@@ -54,6 +54,8 @@ def completed_runs(sweep: Path) -> Counter[tuple[int, int]]:
     return Counter(point(r.config) for r in records if r.exit_code == 0)
 
 
+@pytest.mark.timeout(1800)  # many moments, each a controller's start-up: minutes in parallel runs
+@pytest.mark.backend
 def test_controller_killed_at_ten_random_moments_loses_and_repeats_nothing(tmp_path, subprocess_env):
     # Short (~1.4 s) and long (~3.5 s) trials: a killed controller's trial sometimes finishes before `resume`
     # starts (it must then count as finished) and sometimes not (resume ends it and re-queues its point).
@@ -95,6 +97,7 @@ def test_controller_killed_at_ten_random_moments_loses_and_repeats_nothing(tmp_p
     assert all(t.run_dir is not None and point(read_run(t.run_dir).config) == point(t.config) for t in finished)
 
 
+@pytest.mark.backend
 def test_resume_ends_a_trial_its_killed_controller_left_running_and_requeues_its_grid_point(tmp_path, subprocess_env):
     sweep_yaml = write_yaml(tmp_path, "  x: {values: [1, 2]}\n  sleep: {value: 600}\n")
     sweep = tmp_path / "o"
@@ -115,6 +118,7 @@ def test_resume_ends_a_trial_its_killed_controller_left_running_and_requeues_its
     assert trial_processes(sweep_id, [t.run_id for t in ended]) == []
 
 
+@pytest.mark.backend
 @MODES
 def test_kill_9_of_a_trial_process_records_it_crashed_and_the_sweep_goes_on(tmp_path, subprocess_env, mode):
     sweep_yaml = write_yaml(tmp_path, "  x: {values: [1, 2, 3]}\n  epochs: {value: 3}\n  sleep: {value: 0.5}\n")
@@ -137,6 +141,7 @@ def test_kill_9_of_a_trial_process_records_it_crashed_and_the_sweep_goes_on(tmp_
     assert trial_processes(SweepStore.open(sweep).sweep_id, [crashed.run_id]) == []
 
 
+@pytest.mark.backend
 @MODES
 def test_hung_trial_times_out_crashed_and_resume_keeps_the_timeout(tmp_path, subprocess_env, mode):
     sweep_yaml = write_yaml(tmp_path, "  x: {values: [1, 2, 3]}\n  sleep: {value: 600}\n")

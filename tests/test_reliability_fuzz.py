@@ -23,8 +23,13 @@ from analysis.stats.metrics import compute_metrics
 from localsweep.search import suggest
 from localsweep.search.validate import SweepConfigError, check_sweep_config
 
+# too_slow: Hypothesis times the drawing of each input, and with the tests in parallel processes on two cores a
+# draw may wait for the CPU; it is no property of what is tested (nor is the deadline).
 FUZZ = settings(
-    max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=80,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
 numbers = st.one_of(st.integers(-5, 50), st.floats(-5, 50, allow_nan=False, width=32))

@@ -16,7 +16,8 @@ import wandb
 
 from analysis.sources.fetch import artifact_metadata
 from localsweep.core.runlog import read_run
-from trainer.train import MODEL_METRICS, OBJECTIVES, TEST_METRICS, train
+from tests.conftest import UNSET_WANDB_VARS, quiet_wandb_env
+from trainer.train import MODEL_METRICS, OBJECTIVES, TEST_METRICS, RunResult, train
 
 pytestmark = pytest.mark.slow
 
@@ -36,10 +37,22 @@ def _finished(run_dir: Path):
     return record
 
 
-def test_train_offline_writes_run_predictions_artifacts_and_summary():
-    result = _train()
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[RunResult, Path]:
+    """One tiny run with seed 3, read by the tests below, and the WANDB_DIR it ran in (module-scoped fixtures come
+    before the autouse per-test environment, so it sets its own, the same way)."""
+    with pytest.MonkeyPatch.context() as patch:
+        for var, value in quiet_wandb_env(tmp_path_factory.mktemp("seeded") / "wandb-home").items():
+            patch.setenv(var, value)
+        for var in UNSET_WANDB_VARS:
+            patch.delenv(var, raising=False)
+        return _train(seed=3), Path(os.environ["WANDB_DIR"])
+
+
+def test_train_offline_writes_run_predictions_artifacts_and_summary(seeded):
+    result, wandb_dir = seeded
     assert result.run_dir.name.startswith("offline-run-")
-    assert result.run_dir.is_relative_to(Path(os.environ["WANDB_DIR"]))
+    assert result.run_dir.is_relative_to(wandb_dir)
 
     predictions = pd.read_csv(result.predictions_path)
     assert predictions.shape == (10000, 13)
@@ -79,8 +92,8 @@ def test_train_offline_writes_run_predictions_artifacts_and_summary():
     assert result.model_path.stat().st_size > 0
 
 
-def test_train_is_deterministic_for_a_seed():
-    first, second = _train(seed=3), _train(seed=3)
+def test_train_is_deterministic_for_a_seed(seeded):
+    first, second = seeded[0], _train(seed=3)
     assert first.summary == second.summary
     a, b = pd.read_csv(first.predictions_path), pd.read_csv(second.predictions_path)
     pd.testing.assert_frame_equal(a, b)
