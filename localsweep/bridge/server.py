@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 DEFAULT_BASE_URL = "https://api.wandb.ai"
+SYNC_TIMEOUT_S = 1800.0
+"""The most ``sync`` waits on the W&B server in all, unless ``--timeout`` says otherwise."""
 _REQUEST_S = 30  # one request's own timeout (W&B's public API retries it within its 20 s window)
 
 

@@ -23,14 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from contract.objectives import is_multi_objective
-from localsweep.cli import sync as sync_command
+from localsweep.bridge.server import SYNC_TIMEOUT_S
 from localsweep.core import pareto
 from localsweep.core.trial import CRASHED, FINISHED, RUNNING
 from localsweep.outcome.explain import headline
-from localsweep.run.controller import Controller
 from localsweep.run.progress import Progress, controller_line, error_notes, finite, status_json, table, trial_json
-from localsweep.search import distinct, suggest
-from localsweep.search.validate import SweepConfigError, check_sweep_config, load_sweep_config
+from localsweep.search.config_error import SweepConfigError
 from localsweep.storage import DatabaseUnavailableError
 from localsweep.storage.lease import SweepBusyError
 from localsweep.storage.store import SweepStore
@@ -153,9 +151,9 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument(
                 "--timeout",
                 type=_seconds,
-                default=sync_command.DEFAULT_TIMEOUT_S,
+                default=SYNC_TIMEOUT_S,
                 help="the most seconds sync waits on the W&B server in all, uploads included (default "
-                f"{sync_command.DEFAULT_TIMEOUT_S:g}); then it says what was and was not uploaded",
+                f"{SYNC_TIMEOUT_S:g}); then it says what was and was not uploaded",
             )
     for sub in commands.choices.values():
         sub.add_argument(
@@ -181,6 +179,8 @@ def _check_function(reference: str) -> list[str]:
 
 
 def _create_or_find(args: argparse.Namespace) -> SweepStore:
+    from localsweep.search.validate import load_sweep_config
+
     """:func:`_create`, or the sweep of that name when one was recorded from the same YAML (another agent's create
     won the race); a sweep of that name from another YAML is still refused."""
     try:
@@ -198,6 +198,9 @@ def _create_or_find(args: argparse.Namespace) -> SweepStore:
 
 
 def _create(args: argparse.Namespace) -> SweepStore:
+    from localsweep.search import distinct, suggest
+    from localsweep.search.validate import check_sweep_config, load_sweep_config
+
     config = load_sweep_config(args.sweep_yaml)
     problems = _check_function(args.function) if args.function else []
     try:
@@ -241,6 +244,7 @@ def _run(store: SweepStore, args: argparse.Namespace, workdir: Path | None = Non
     """Run an agent of the sweep until it ends; returns the exit code. ``workdir``: where trials start (default:
     the one the sweep was created in)."""
     from localsweep.run.agent import INTERRUPTED_BASE, Agent, RunOptions
+    from localsweep.search import suggest
 
     if args.trial_timeout is not None and args.trial_timeout != store.settings.get("trial_timeout"):
         store.update_settings(trial_timeout=args.trial_timeout)
@@ -302,6 +306,9 @@ def _view(args: argparse.Namespace, name: str | None) -> SweepView:
 
 
 def _resume(args: argparse.Namespace) -> int:
+    from localsweep.run.controller import Controller
+    from localsweep.search import suggest
+
     store = _locked(_open(args, args.name))
     try:
         store.reopen()  # whatever ended it before (a target, a refused parameter) is judged again
@@ -413,6 +420,8 @@ def _front(store: SweepView, as_json: bool) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
+    from localsweep.cli import sync as sync_command
+
     return sync_command.run(_open(args, args.name), args, _locked)
 
 

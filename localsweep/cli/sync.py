@@ -17,11 +17,11 @@ from collections.abc import Callable
 import yaml
 
 from localsweep.bridge import server, sync
-from localsweep.bridge.server import Deadline, ServerError
+from localsweep.bridge.server import SYNC_TIMEOUT_S, Deadline, ServerError
 from localsweep.storage.lease import hostname
 from localsweep.storage.store import SweepStore
 
-DEFAULT_TIMEOUT_S = 1800.0
+DEFAULT_TIMEOUT_S = SYNC_TIMEOUT_S
 _CHECK_SHARE, _CHECK_MAX_S = 0.25, 60.0
 
 

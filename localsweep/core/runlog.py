@@ -13,9 +13,10 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from wandb.proto import wandb_internal_pb2 as pb
+if TYPE_CHECKING:  # wandb (2-3 s to import) only where a run log is read: RunRecord alone needs none of it
+    from wandb.proto import wandb_internal_pb2 as pb
 
 _HEADER = struct.pack("<4sHB", b":W&B", 0xBEE1, 0)
 _BLOCK = 32768
@@ -62,6 +63,8 @@ class RunRecord:
 
 def iter_records(path: Path) -> list[pb.Record]:
     """Every complete record in a ``.wandb`` log; a torn tail (a run still writing) is skipped."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
     data = path.read_bytes()
     if not data.startswith(_HEADER):
         raise ValueError(f"{path} is not a wandb record log: its header is {data[:7]!r}, expected {_HEADER!r}")

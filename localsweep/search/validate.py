@@ -11,8 +11,11 @@ from typing import Any
 
 import yaml
 
+from localsweep.search.config_error import SweepConfigError
 from localsweep.search.custom import check as custom
 from localsweep.search.wandb_engine import params, schema, sweeps
+
+__all__ = ["SweepConfigError", "check_sweep_config", "load_sweep_config"]
 
 # PyYAML implements YAML 1.1, whose float pattern needs a dot in the mantissa and a sign in the exponent:
 # `1e-5` or `3e4` load as strings, and W&B then rejects or mis-samples them.
@@ -23,15 +26,6 @@ _GRID_TYPES = {
     params.HyperParameter.INT_UNIFORM,
     params.HyperParameter.Q_UNIFORM,
 }
-
-
-class SweepConfigError(ValueError):
-    """A sweep configuration that cannot run; ``violations`` holds every problem found, one per line."""
-
-    def __init__(self, source: str, violations: list[str]) -> None:
-        self.violations = violations
-        lines = "\n".join(f"  - {v}" for v in violations)
-        super().__init__(f"{source}: {len(violations)} problem(s), nothing was run:\n{lines}")
 
 
 def load_sweep_config(path: Path) -> dict[str, Any]:

@@ -11,11 +11,18 @@ from __future__ import annotations
 import contextlib
 import importlib
 import random
+import sys
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+
+# `sweeps` validates with jsonschema, whose format module imports `rfc3987_syntax` when it is installed (Jupyter's
+# `jsonschema[format-nongpl]` installs it) and compiles an IRI grammar with lark at import: about 3 s of every
+# command. W&B's sweep schema checks only its own "float" and "integer" formats, never an IRI, so the module is
+# marked absent for this process (jsonschema then leaves the "iri" format unchecked, as without it).
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Valid config keys have changed", category=UserWarning)

@@ -12,12 +12,11 @@ heartbeat) and give it back when they end. A lease whose holder is dead is taken
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-from wandb.sdk.lib.runid import generate_id
 
 HEARTBEAT_S = 2.0
 """How often a controller renews its lease (and an agent says it is alive)."""
@@ -63,7 +62,7 @@ def this_process(now: float | None = None) -> Holder:
     """A new lease holder for the calling process."""
     now = time.time() if now is None else now
     pid = os.getpid()
-    return Holder(generate_id(16), hostname(), pid, process_started(pid), now, now)
+    return Holder(secrets.token_hex(8), hostname(), pid, process_started(pid), now, now)
 
 
 def process_started(pid: int) -> str | None:

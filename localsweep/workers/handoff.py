@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wandb.sdk.lib import config_util
-
 from localsweep.storage.layout import SweepLayout
 from localsweep.workers.inject.sitecustomize import LIVE_HISTORY_VAR
 
@@ -85,6 +83,8 @@ class TrialTask:
 
     def write_param_files(self) -> None:
         """Write the parameter file(s) with wandb's own writer, as the agent does, and make the output folders."""
+        from wandb.sdk.lib import config_util  # wandb (2-3 s to import) only where a trial starts
+
         config_util.save_config_file_from_dict(str(self.param_path), self.params)
         self.json_path.write_text(json.dumps({k: v["value"] for k, v in self.params.items()}))
         self.live_path.parent.mkdir(parents=True, exist_ok=True)
