@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import settings
 
 from localsweep.core.trial import Trial
 from localsweep.storage.store import STORAGE_VAR, SweepStore
@@ -29,6 +30,12 @@ if TYPE_CHECKING:
     from tests.container import BuiltImage
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Property tests draw the same examples on every run, with no example database: a CI run is reproducible, and a
+# failure found once is found again. `--hypothesis-profile=explore` (or `--hypothesis-seed`) draws new ones.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", database=None)
+settings.load_profile("ci")
 
 # Imported by a pooled worker only: importing it writes beside a sweep and takes seconds (--doctest-modules would).
 collect_ignore = ["localsweep_programs/slow_import.py"]
