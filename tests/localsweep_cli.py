@@ -12,6 +12,11 @@ from pathlib import Path
 from localsweep.core.trial import Trial
 from tests.conftest import REPO_ROOT, stored_trials
 
+ECHO_PROGRAM = "tests/localsweep_programs/echo_config.py"
+"""The tiny TensorFlow-free trial program (command mode, relative to the repository root)."""
+ECHO_FUNCTION = "tests.localsweep_programs.echo_config:main"
+"""The same program as a pooled worker's function (``--function``)."""
+
 
 def start(env: dict[str, str], *args: str | Path, **popen: object) -> subprocess.Popen[str]:
     """``python -m localsweep ARGS`` from the repository root, its output captured."""

@@ -27,8 +27,8 @@ from contract.objectives import Objective, dominates
 from localsweep.cli.main import main as localsweep
 from localsweep.storage.view import STORAGE_VAR
 from tests.conftest import REPO_ROOT
+from tests.localsweep_cli import ECHO_FUNCTION
 
-FUNCTION = "tests.localsweep_programs.echo_config:main"
 GOALS = (Objective("score", "maximize"), Objective("cost", "minimize"))
 SWEEP = """program: tests/localsweep_programs/echo_config.py
 method: custom
@@ -81,7 +81,7 @@ def _run_sweep(base: Path, count: int, storage: str | None = None) -> Swept:
     base.mkdir(parents=True, exist_ok=True)
     (base / "sweep.yaml").write_text(SWEEP)
     command = [sys.executable, "-m", "localsweep", "run", str(base / "sweep.yaml"), "--name", "m", "--count"]
-    command += [str(count), "--seed", "1", "--function", FUNCTION, "--root", str(base / "sweeps")]
+    command += [str(count), "--seed", "1", "--function", ECHO_FUNCTION, "--root", str(base / "sweeps")]
     done = subprocess.run(
         command, cwd=REPO_ROOT, env=_environment(base, storage), capture_output=True, text=True, timeout=600
     )

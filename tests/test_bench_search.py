@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import optuna
 import pytest
 
@@ -13,8 +11,7 @@ from bench.optuna_search import suggest
 from bench.search_report import best_within, report, spread
 from localsweep.search.suggest import space_size
 from localsweep.search.validate import check_sweep_config
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO_ROOT
 
 
 @pytest.mark.parametrize("method", OURS)

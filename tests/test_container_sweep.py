@@ -27,12 +27,13 @@ from localsweep.storage.layout import DB_NAME
 from localsweep.storage.store import SweepStore
 from tests.conftest import REPO_ROOT
 from tests.container import BuiltImage, Volumes, docker, engine_script, run
+from tests.localsweep_cli import ECHO_PROGRAM
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
 
 # The stops' sweep: the tests' echo program (real wandb, offline; no TensorFlow), mounted into the container. Each
 # trial is a fresh process, as under `wandb agent`: short (~3 s) and long (~6 s) trials.
-ECHO = REPO_ROOT / "tests" / "localsweep_programs" / "echo_config.py"
+ECHO = REPO_ROOT / ECHO_PROGRAM
 XS, EPOCHS = list(range(1, 11)), [2, 8]
 STOP_GRID = f"""\
 program: echo_config.py

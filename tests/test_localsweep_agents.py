@@ -22,11 +22,12 @@ import pytest
 
 from localsweep.core.trial import Trial
 from localsweep.storage.store import Location, SweepStore
+from tests.conftest import REPO_ROOT
+from tests.localsweep_cli import ECHO_PROGRAM
 from tests.postgres_server import Server
 from tests.wandb_boundary import ENTITY, SWEEP_NAME, fake_wandb_server
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-PROGRAM = REPO_ROOT / "tests" / "localsweep_programs" / "echo_config.py"
+PROGRAM = REPO_ROOT / ECHO_PROGRAM
 STALE_AFTER_S = 5
 
 pytestmark = pytest.mark.slow

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,9 +19,9 @@ from localsweep.search.custom.source import Source
 from localsweep.search.custom.space import Space, translate
 from localsweep.search.custom.study import Engine, next_params, replay, to_prune
 from localsweep.search.wandb_engine import params as wandb_params
+from tests.conftest import REPO_ROOT
 from tests.trials import trial
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SPACES = "tests/localsweep_programs/spaces.py"
 
 

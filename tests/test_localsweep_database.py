@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from localsweep.storage.database import DatabaseUnavailableError, PostgresDatabase
+from tests.conftest import REPO_ROOT
 from tests.postgres_server import Server, free_port, relay
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "not-for-the-logs"
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from localsweep.storage.store import SweepStore
 from localsweep.workers.rungs import bands
+from tests.conftest import REPO_ROOT
+from tests.localsweep_cli import ECHO_FUNCTION
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG = (
     "program: tests/localsweep_programs/echo_config.py\nmethod: grid\nmetric: {name: score, goal: maximize}\n"
     "early_terminate: {type: hyperband, min_iter: 1, eta: 2}\n"
@@ -31,9 +31,7 @@ def test_bands_come_from_w_and_b_hyperband() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "mode", [[], ["--function", "tests.localsweep_programs.echo_config:main"]], ids=["command", "pooled"]
-)
+@pytest.mark.parametrize("mode", [[], ["--function", ECHO_FUNCTION]], ids=["command", "pooled"])
 def test_hyperband_stops_land_exactly_on_the_rung(tmp_path, subprocess_env, mode):
     sweep_yaml = tmp_path / "sweep.yaml"
     sweep_yaml.write_text(CONFIG)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from localsweep.storage.cache import TrialCache
 from localsweep.storage.store import SweepStore
 from tests.trials import start_trial, trial
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SPACE = "parameters:\n  x: {values: [1, 2, 3]}\n  k: {values: [a, b]}\n  epochs: {value: 3}\n"
 METHODS = {
     "random": "method: random\n",

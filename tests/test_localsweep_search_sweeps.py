@@ -15,10 +15,9 @@ import pytest
 from localsweep.cli.main import main
 from localsweep.core.trial import Trial
 from localsweep.storage.store import SweepStore
+from tests.conftest import REPO_ROOT
+from tests.localsweep_cli import ECHO_FUNCTION, ECHO_PROGRAM
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-PROGRAM = "tests/localsweep_programs/echo_config.py"
-FUNCTION = "tests.localsweep_programs.echo_config:main"
 SPACES = "tests/localsweep_programs/spaces.py"
 
 pytestmark = pytest.mark.slow
@@ -26,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 def sweep_yaml(tmp_path: Path, text: str, name: str = "sweep.yaml") -> Path:
     path = tmp_path / name
-    path.write_text(f"program: {PROGRAM}\n{text}")
+    path.write_text(f"program: {ECHO_PROGRAM}\n{text}")
     return path
 
 
@@ -66,7 +65,7 @@ def test_custom_single_objective_runs_the_wandb_yaml_reproducibly_with_a_seed(tm
     )
     for name in ("a", "b"):
         localsweep(subprocess_env, tmp_path, "run", path, "--name", name, "--count", "4", "--seed", "7",
-                   "--function", FUNCTION)  # fmt: skip
+                   "--function", ECHO_FUNCTION)  # fmt: skip
     first, second = trials(tmp_path, "a"), trials(tmp_path, "b")
     assert [t.params for t in first] == [t.params for t in second]
     assert [t.state for t in first] == ["finished"] * 4
@@ -86,7 +85,7 @@ def test_custom_define_by_run_space_suggests_conditional_parameters(tmp_path, su
         "metric: {name: score, goal: maximize}\nparameters:\n  x: {min: 0.0, max: 1.0}\n",
     )
     localsweep(subprocess_env, tmp_path, "run", path, "--name", "d", "--count", "6", "--seed", "1",
-               "--function", FUNCTION)  # fmt: skip
+               "--function", ECHO_FUNCTION)  # fmt: skip
     source.unlink()
     # resume rebuilds every stored trial's distributions by calling shaped() again, from the text kept in the store
     localsweep(subprocess_env, tmp_path, "resume", "d", "--count", "2")
@@ -104,7 +103,7 @@ def test_custom_multi_objective_reports_the_pareto_front(tmp_path, subprocess_en
         "parameters:\n  x: {min: 0.0, max: 1.0}\n  k: {values: [0, 1, 2]}\n",
     )
     localsweep(subprocess_env, tmp_path, "run", path, "--name", "m", "--count", "8", "--seed", "1",
-               "--function", FUNCTION)  # fmt: skip
+               "--function", ECHO_FUNCTION)  # fmt: skip
     done = trials(tmp_path, "m")
     front = json.loads(ask(capsys, tmp_path, "best", "m", "--json")[0])["pareto_front"]
     values = {t.run_id: (t.config["x"], t.config["x"] ** 2 + t.config["k"]) for t in done}  # score, cost
@@ -132,7 +131,7 @@ def test_custom_pruner_stops_trials_below_the_median_of_the_finished_ones(tmp_pa
         "parameters:\n  x: {min: 0.0, max: 1.0}\n  epochs: {value: 5}\n  sleep: {value: 0.3}\n",
     )
     localsweep(subprocess_env, tmp_path, "run", path, "--name", "p", "--count", "8", "--seed", "1",
-               "--function", FUNCTION)  # fmt: skip
+               "--function", ECHO_FUNCTION)  # fmt: skip
     done = trials(tmp_path, "p")
     # score = x * step: a trial's value at every step is below the median of the finished trials' at that step
     # exactly when x is below the median of their x. MedianPruner(n_startup_trials=2); one worker, in order.
@@ -151,7 +150,7 @@ def test_retry_crashed_runs_the_failed_grid_point_again_and_keeps_the_old_attemp
         tmp_path, "method: grid\nmetric: {name: score, goal: maximize}\nparameters:\n  x: {values: [1, 2, 3]}\n"
     )
     broken = {**subprocess_env, "ECHO_FAIL_X": "2"}  # a cause outside the sweep, fixed by unsetting it
-    localsweep(broken, tmp_path, "run", path, "--name", "g", "--function", FUNCTION)
+    localsweep(broken, tmp_path, "run", path, "--name", "g", "--function", ECHO_FUNCTION)
     assert [(t.config["x"], t.state) for t in trials(tmp_path, "g")] == [
         (1, "finished"),
         (2, "crashed"),
@@ -181,7 +180,7 @@ def test_distinct_random_search_runs_each_point_once_and_ends_when_exhausted(tmp
         "  tag: {values: [a, b]}\n",
     )
     done = localsweep(subprocess_env, tmp_path, "run", path, "--name", "r", "--distinct", "--seed", "0",
-                      "--function", FUNCTION)  # fmt: skip
+                      "--function", ECHO_FUNCTION)  # fmt: skip
     assert "space exhausted (--distinct): every configuration has run" in done.stderr
     points = [(t.config["x"], t.config["tag"]) for t in trials(tmp_path, "r")]
     assert sorted(points) == [(x, tag) for x in (1, 2, 3) for tag in ("a", "b")]
@@ -197,14 +196,14 @@ def test_prior_sweep_warm_starts_bayes_from_the_first_suggestion(tmp_path, subpr
         "method: grid\nmetric: {name: score, goal: maximize}\nparameters:\n  x: {values: [0.1, 0.3, 0.5, 0.7, 0.9]}\n",
         "grid.yaml",
     )
-    localsweep(subprocess_env, tmp_path, "run", grid, "--name", "earlier", "--function", FUNCTION)
+    localsweep(subprocess_env, tmp_path, "run", grid, "--name", "earlier", "--function", ECHO_FUNCTION)
     bayes = sweep_yaml(
         tmp_path, "method: bayes\nmetric: {name: score, goal: maximize}\nparameters:\n  x: {min: 0.0, max: 1.0}\n"
     )
     first = {}
     for name, extra in (("cold", []), ("warm", ["--prior-sweep", "earlier"])):
         done = localsweep(subprocess_env, tmp_path, "run", bayes, "--name", name, "--count", "1", "--seed", "0",
-                          "--function", FUNCTION, *extra)  # fmt: skip
+                          "--function", ECHO_FUNCTION, *extra)  # fmt: skip
         (only,) = trials(tmp_path, name)
         first[name] = only.config["x"]
     assert "--prior-sweep earlier: 5 of 5 trials" in done.stderr
@@ -221,14 +220,14 @@ def test_run_cap_and_count_never_overshoot_with_4_workers(tmp_path, subprocess_e
     body = "metric: {name: score, goal: maximize}\nparameters:\n  x: {min: 0.0, max: 1.0}\n  sleep: {value: 0.3}\n"
     capped = sweep_yaml(tmp_path, search + "run_cap: 6\n" + body, "capped.yaml")
     localsweep(subprocess_env, tmp_path, "run", capped, "--name", "cap", "--workers", "4", "--seed", "3",
-               "--function", FUNCTION)  # fmt: skip
+               "--function", ECHO_FUNCTION)  # fmt: skip
     assert len(trials(tmp_path, "cap")) == 6
     localsweep(subprocess_env, tmp_path, "resume", "cap", "--workers", "4")  # the cap is reached: nothing runs
     assert len(trials(tmp_path, "cap")) == 6
 
     uncapped = sweep_yaml(tmp_path, search + body, "uncapped.yaml")
     localsweep(subprocess_env, tmp_path, "run", uncapped, "--name", "count", "--workers", "4", "--count", "5",
-               "--seed", "3", "--function", FUNCTION)  # fmt: skip
+               "--seed", "3", "--function", ECHO_FUNCTION)  # fmt: skip
     assert len(trials(tmp_path, "count")) == 5
     localsweep(subprocess_env, tmp_path, "resume", "count", "--workers", "4", "--count", "2")
     assert len(trials(tmp_path, "count")) == 7

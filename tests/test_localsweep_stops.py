@@ -20,12 +20,9 @@ import pytest
 from localsweep.cli.main import main
 from localsweep.core.runlog import read_run
 from localsweep.core.trial import Trial
+from tests.conftest import REPO_ROOT
 from tests.conftest import stored_trials as trials
-from tests.localsweep_cli import finish, start, wait_for
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-PROGRAM = "tests/localsweep_programs/echo_config.py"
-FUNCTION = "tests.localsweep_programs.echo_config:main"
+from tests.localsweep_cli import ECHO_FUNCTION, ECHO_PROGRAM, finish, start, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +30,7 @@ pytestmark = pytest.mark.slow
 def write_yaml(tmp_path: Path, parameters: str, metric: str = "score", extra: str = "") -> Path:
     path = tmp_path / "sweep.yaml"
     path.write_text(
-        f"program: {PROGRAM}\nmethod: grid\nmetric: {{name: {metric}, goal: maximize}}\n{extra}"
+        f"program: {ECHO_PROGRAM}\nmethod: grid\nmetric: {{name: {metric}, goal: maximize}}\n{extra}"
         f"parameters:\n{parameters}"
     )
     return path
@@ -65,7 +62,7 @@ def assert_record_agrees_with_the_runs(sweep: Path) -> None:
 
 @pytest.mark.timeout(1800)  # many moments, each a controller's start-up: minutes in parallel runs
 @pytest.mark.backend
-@pytest.mark.parametrize(("mode", "moments"), [([], 20), (["--function", FUNCTION], 6)], ids=["command", "pooled"])
+@pytest.mark.parametrize(("mode", "moments"), [([], 20), (["--function", ECHO_FUNCTION], 6)], ids=["command", "pooled"])
 def test_ctrl_c_and_sigterm_at_seeded_moments_keep_every_finished_run(
     tmp_path, subprocess_env, storage_backend, mode, moments
 ):

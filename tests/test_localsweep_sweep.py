@@ -13,18 +13,15 @@ from pathlib import Path
 import pytest
 
 from localsweep.storage.store import SweepStore
-from tests.conftest import stored_trials
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-PROGRAM = "tests/localsweep_programs/echo_config.py"
-FUNCTION = "tests.localsweep_programs.echo_config:main"
+from tests.conftest import REPO_ROOT, stored_trials
+from tests.localsweep_cli import ECHO_FUNCTION, ECHO_PROGRAM
 
 pytestmark = pytest.mark.slow
 
 
 def write_yaml(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "sweep.yaml"
-    path.write_text(f"program: {PROGRAM}\n{text}")
+    path.write_text(f"program: {ECHO_PROGRAM}\n{text}")
     return path
 
 
@@ -135,7 +132,7 @@ def test_repeated_start_up_failures_stop_the_sweep(tmp_path, subprocess_env):
     assert [t.state for t in SweepStore.open(tmp_path / "f").trials()] == ["crashed", "crashed"]
 
 
-@pytest.mark.parametrize("mode", [[], ["--function", FUNCTION]], ids=["command", "pooled"])
+@pytest.mark.parametrize("mode", [[], ["--function", ECHO_FUNCTION]], ids=["command", "pooled"])
 def test_hyperband_stops_the_trials_stop_runs_names(tmp_path, subprocess_env, mode):
     sweep = write_yaml(
         tmp_path,
@@ -167,7 +164,7 @@ def test_pooled_workers_run_many_trials_and_are_recycled(tmp_path, subprocess_en
         "--name",
         "p",
         "--function",
-        FUNCTION,
+        ECHO_FUNCTION,
         "--count",
         "3",
         "--max-trials-per-worker",

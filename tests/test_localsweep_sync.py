@@ -21,11 +21,11 @@ from analysis.__main__ import main as report_main
 from localsweep.bridge.sync import plan
 from localsweep.core.runlog import read_run
 from localsweep.storage.store import SweepStore
+from tests.conftest import REPO_ROOT
+from tests.localsweep_cli import ECHO_PROGRAM
 from tests.test_analysis_online import predictions_csv
 from tests.wandb_boundary import ENTITY, SWEEP_NAME, FakeWandb, fake_wandb_server
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-PROGRAM = "tests/localsweep_programs/echo_config.py"
 FAKE_KEY = "k" * 40
 RECORDED = "recorded-team"
 
@@ -59,7 +59,7 @@ def finished_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished offline grid of three trials (the echo program, real wandb offline runs) whose runs recorded the
     entity they ran for (``WANDB_ENTITY``), made once."""
     yaml_text = (
-        f"program: {PROGRAM}\nmethod: grid\nproject: mnist-sweeps\nmetric: {{name: score, goal: maximize}}\n"
+        f"program: {ECHO_PROGRAM}\nmethod: grid\nproject: mnist-sweeps\nmetric: {{name: score, goal: maximize}}\n"
         "parameters:\n  x: {values: [1, 2, 3]}\n"
     )
     env = {**os.environ, "WANDB_ENTITY": RECORDED}
@@ -70,7 +70,7 @@ def finished_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def custom_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished ``method: custom`` (Optuna) sweep of one trial, whose run recorded no entity, made once."""
     yaml_text = (
-        f"program: {PROGRAM}\nmethod: custom\nscheduler: {{engine: optuna}}\nproject: mnist-sweeps\n"
+        f"program: {ECHO_PROGRAM}\nmethod: custom\nscheduler: {{engine: optuna}}\nproject: mnist-sweeps\n"
         "metric: {name: score, goal: maximize}\nparameters:\n  x: {values: [1, 2]}\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "WANDB_ENTITY"}

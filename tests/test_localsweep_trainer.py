@@ -4,39 +4,26 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from localsweep.core.runlog import read_run
 from localsweep.storage.store import SweepStore
+from tests.conftest import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-SWEEP = """
-program: trainer/__main__.py
-command: ["${env}", "${interpreter}", "-m", "trainer", "${args}"]
-method: grid
-metric: {name: val_accuracy, goal: maximize}
-parameters:
-  units: {values: [16, 32]}
-  epochs: {value: 1}
-  train_size: {value: 300}
-  save_model: {value: false}
-"""
+SWEEP = REPO_ROOT / "tests" / "data" / "tiny_grid.yaml"  # the tests' one tiny trainer sweep (3 grid points)
 
 
 @pytest.mark.slow
 def test_two_worker_sweep_of_the_trainer_finishes_offline_with_readable_runs(tmp_path, subprocess_env):
-    sweep = tmp_path / "tiny.yaml"
-    sweep.write_text(SWEEP)
+
     done = subprocess.run(
         [
             sys.executable,
             "-m",
             "localsweep",
             "run",
-            str(sweep),
+            str(SWEEP),
             "--root",
             str(tmp_path),
             "--name",
@@ -54,7 +41,7 @@ def test_two_worker_sweep_of_the_trainer_finishes_offline_with_readable_runs(tmp
     assert done.returncode == 0, done.stderr
     store = SweepStore.open(tmp_path / "t")
     trials = store.trials()
-    assert sorted(t.config["units"] for t in trials) == [16, 32]
+    assert sorted(t.config["units"] for t in trials) == [16, 32, 64]
     for trial in trials:
         assert trial.state == "finished", trial.error
         assert trial.run_dir is not None

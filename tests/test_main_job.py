@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MainJob
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO_ROOT, MainJob
 
 
 def _make_run(sweep: str, tmp_path: Path, env: dict[str, str]) -> str:
@@ -23,7 +21,7 @@ def _make_run(sweep: str, tmp_path: Path, env: dict[str, str]) -> str:
             f"SWEEPS_ROOT={tmp_path / 'sweeps'}",
             f"REPORTS={tmp_path / 'reports'}",
         ],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,
@@ -49,7 +47,7 @@ def test_make_run_sweeps_offline_and_reports_the_best_run(subprocess_env, tmp_pa
     best = json.loads(
         subprocess.run(
             [
-                str(REPO / ".venv/bin/python"),
+                str(REPO_ROOT / ".venv/bin/python"),
                 "-m",
                 "localsweep",
                 "best",
@@ -60,7 +58,7 @@ def test_make_run_sweeps_offline_and_reports_the_best_run(subprocess_env, tmp_pa
                 str(sweeps),
                 "--json",
             ],
-            cwd=REPO,
+            cwd=REPO_ROOT,
             env={k: v for k, v in subprocess_env.items() if k != "LOCALSWEEP_STORAGE"},  # its store is SQLite
             capture_output=True,
             text=True,

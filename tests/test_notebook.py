@@ -10,15 +10,16 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-REPO = Path(__file__).resolve().parents[1]
-SOURCES = sorted((REPO / "notebooks").glob("*.py"))
+from tests.conftest import REPO_ROOT
+
+SOURCES = sorted((REPO_ROOT / "notebooks").glob("*.py"))
 
 
 def _committed_notebooks() -> list[Path]:
     listed = subprocess.run(
-        ["git", "-C", str(REPO), "ls-files", "*.ipynb"], capture_output=True, text=True, check=True
+        ["git", "-C", str(REPO_ROOT), "ls-files", "*.ipynb"], capture_output=True, text=True, check=True
     ).stdout.split()
-    return [REPO / name for name in listed]
+    return [REPO_ROOT / name for name in listed]
 
 
 def test_notebook_sources_exist_as_py_percent_with_a_committed_pair():
@@ -55,7 +56,9 @@ def test_notebook_executes_top_to_bottom_offline(source, trained_run, monkeypatc
     # The kernel is started as `python`: make it this venv's interpreter, as an activated venv would.
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     notebook = jupytext.read(source)
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}).execute()
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(REPO_ROOT)}}
+    ).execute()
     outputs = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO_ROOT
+
 SECTION = "## The best-run report (`python -m analysis`)"
 
 
 def readme_commands() -> list[str]:
     """The lines of the first bash block of the README's report section, comments removed."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     section = text[text.index(SECTION) :]
     block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
     assert block, "the report section must start with a bash block"
@@ -29,10 +30,10 @@ def test_readme_report_block_has_the_commands_we_run():
     commands = readme_commands()
     assert len(commands) == 6
     assert all(".venv/bin/python -m analysis " in command for command in commands)
-    section = (REPO / "README.md").read_text(encoding="utf-8").split(SECTION)[1].split("\n## ")[0]
+    section = (REPO_ROOT / "README.md").read_text(encoding="utf-8").split(SECTION)[1].split("\n## ")[0]
     screenshots = re.findall(r"!\[[^]]*\]\((docs/[^)]+\.png)\)", section)
     assert screenshots == ["docs/report.png"]
-    assert (REPO / screenshots[0]).read_bytes().startswith(b"\x89PNG")
+    assert (REPO_ROOT / screenshots[0]).read_bytes().startswith(b"\x89PNG")
 
 
 def _run(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

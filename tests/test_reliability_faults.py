@@ -26,12 +26,9 @@ from localsweep.core.trial import Trial
 from localsweep.run.orphans import trial_processes
 from localsweep.storage.store import SweepStore
 from tests.conftest import stored_trials as trials
-from tests.localsweep_cli import finish, start, wait_for
+from tests.localsweep_cli import ECHO_FUNCTION, ECHO_PROGRAM, finish, start, wait_for
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-PROGRAM = "tests/localsweep_programs/echo_config.py"
-FUNCTION = "tests.localsweep_programs.echo_config:main"
-MODES = pytest.mark.parametrize("mode", [[], ["--function", FUNCTION]], ids=["command", "pooled"])
+MODES = pytest.mark.parametrize("mode", [[], ["--function", ECHO_FUNCTION]], ids=["command", "pooled"])
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +36,7 @@ pytestmark = pytest.mark.slow
 def write_yaml(tmp_path: Path, parameters: str) -> Path:
     path = tmp_path / "sweep.yaml"
     path.write_text(
-        f"program: {PROGRAM}\nmethod: grid\nmetric: {{name: score, goal: maximize}}\nparameters:\n{parameters}"
+        f"program: {ECHO_PROGRAM}\nmethod: grid\nmetric: {{name: score, goal: maximize}}\nparameters:\n{parameters}"
     )
     return path
 

@@ -10,11 +10,11 @@ from contract.objectives import objectives
 from localsweep.search.custom.source import Source
 from localsweep.search.suggest import SearchOptions, suggest
 from localsweep.search.validate import check_sweep_config
+from tests.conftest import REPO_ROOT
 from trainer.config import TrainConfig
 from trainer.train import MODEL_METRICS, OBJECTIVES
 
-REPO = Path(__file__).resolve().parents[1]
-SWEEP_FILES = sorted((REPO / "sweeps").glob("*.yaml"))
+SWEEP_FILES = sorted((REPO_ROOT / "sweeps").glob("*.yaml"))
 
 
 def _load(path: Path) -> dict:
@@ -24,7 +24,7 @@ def _load(path: Path) -> dict:
 def test_sweeps_folder_holds_the_studies_and_no_package():
     studies = {"grid.yaml", "random.yaml", "bayes.yaml", "pareto.yaml", "conditional.yaml"}
     assert {p.name for p in SWEEP_FILES} >= studies
-    assert not (REPO / "sweeps" / "__init__.py").exists(), "sweeps/__init__.py would shadow W&B's `sweeps` package"
+    assert not (REPO_ROOT / "sweeps" / "__init__.py").exists(), "sweeps/__init__.py would shadow W&B's `sweeps` package"
 
 
 @pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: p.name)
@@ -34,14 +34,14 @@ def test_sweep_yaml_passes_wandb_schema(path):
 
 @pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: p.name)
 def test_sweep_yaml_runs_offline_as_written(path):
-    check_sweep_config(_load(path), str(path), pooled=False, workdir=REPO)
+    check_sweep_config(_load(path), str(path), pooled=False, workdir=REPO_ROOT)
 
 
 @pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: p.name)
 def test_sweep_yaml_parameters_are_config_fields_and_build_a_valid_config(path):
     config = _load(path)
     assert set(config["parameters"]) <= set(TrainConfig.field_names())
-    source = Source.read(config.get("scheduler") or {}, REPO)
+    source = Source.read(config.get("scheduler") or {}, REPO_ROOT)
     # Several seeds: a define-by-run space has branches (an MLP's units, a CNN's filters), each must be valid.
     for seed in range(8):
         suggestion = suggest(config, [], SearchOptions(seed=seed, source=source))
@@ -60,7 +60,7 @@ def test_sweep_yaml_metrics_are_logged_by_the_trainer_with_their_goal(path):
 @pytest.mark.parametrize("path", SWEEP_FILES, ids=lambda p: p.name)
 def test_sweep_yaml_command_runs_the_trainer_module(path):
     config = _load(path)
-    assert (REPO / config["program"]).is_file()
+    assert (REPO_ROOT / config["program"]).is_file()
     assert config["command"] == ["${env}", "${interpreter}", "-m", "trainer", "${args}"]
 
 
@@ -83,7 +83,7 @@ def test_sweep_yaml_has_no_number_read_as_a_string(path):
 
 
 def test_grid_is_finite_and_small():
-    config = _load(REPO / "sweeps" / "grid.yaml")
+    config = _load(REPO_ROOT / "sweeps" / "grid.yaml")
     points = 1
     for spec in config["parameters"].values():
         assert set(spec) <= {"value", "values"}
