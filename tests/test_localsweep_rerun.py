@@ -106,10 +106,12 @@ def analysis(env: dict[str, str], *args: str | Path) -> subprocess.CompletedProc
     )
 
 
-def make_sweep(root: Path, env: dict[str, str], xs: str, program: Path | str = PROGRAM, cwd: Path = REPO_ROOT) -> str:
+def make_sweep(
+    root: Path, env: dict[str, str], xs: str, program: Path | str = PROGRAM, cwd: Path = REPO_ROOT, *options: str
+) -> str:
     (root / "data.bin").write_bytes(b"a")
     (root / "sweep.yaml").write_text(SWEEP.format(program=program, xs=xs, data=root / "data.bin"))
-    done = localsweep(env, "run", root / "sweep.yaml", "--root", root / "sweeps", "--name", "s", cwd=cwd)
+    done = localsweep(env, "run", root / "sweep.yaml", "--root", root / "sweeps", "--name", "s", *options, cwd=cwd)
     assert done.returncode == 0, done.stderr
     return "s"
 
@@ -208,7 +210,8 @@ def test_the_report_says_whether_the_run_reproduced(swept, tmp_path):
     assert reproduced["lines"][0] == "identical"
 
 
-def test_at_commit_reproduces_the_numbers_of_a_commit_before_a_change(tmp_path):
+@pytest.mark.parametrize("mode", [[], ["--function", "recorded:main"]], ids=["command", "pooled"])
+def test_at_commit_reproduces_the_numbers_of_a_commit_before_a_change(tmp_path, mode):
     repo, env = tmp_path / "repo", environment(tmp_path)
     repo.mkdir()
     shutil.copy(PROGRAM, repo / "recorded.py")
@@ -216,7 +219,7 @@ def test_at_commit_reproduces_the_numbers_of_a_commit_before_a_change(tmp_path):
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-qm", "before"], check=True)
-    name = make_sweep(tmp_path, env, "[0.3]", program="recorded.py", cwd=repo)  # trials start in the repository
+    name = make_sweep(tmp_path, env, "[0.3]", "recorded.py", repo, *mode)  # trials start in the repository
     source = (repo / "recorded.py").read_text()
     (repo / "recorded.py").write_text(source.replace("SCALE = 1.0", "SCALE = 1.5"))  # alters the numbers
     subprocess.run([*git, "commit", "-qam", "after"], check=True)

@@ -47,7 +47,6 @@ def not_checked(reason: str) -> dict[str, Any]:
 def command(source: Source, where: Where) -> list[str] | str:
     """The rerun's command line, or why the run cannot be rerun here.
 
-    >>> from analysis.sources.source import RunInfo
     >>> command(Source(Path("p.csv"), "file p.csv"), Where(None, None, Path("."), None))
     'a predictions file has no recorded run to repeat'
     """

@@ -127,6 +127,11 @@ def worker_main(
     if code_dir is not None:
         os.chdir(code_dir)
         sys.path.insert(0, code_dir)
+        # The trial imports its packages from code_dir (a commit's worktree), also one this worker has loaded for
+        # itself (contract): only the worker's own code, localsweep, stays today's.
+        for name in [m for m in sys.modules if m.partition(".")[0] != "localsweep"]:
+            if (Path(code_dir) / name.partition(".")[0] / "__init__.py").is_file():
+                del sys.modules[name]
     sys.argv = [reference]  # spawn copies the controller's argv; the function must not parse the sweep's flags
     live_history.install()  # mirror wandb.log calls for hyperband (see localsweep/workers/inject/sitecustomize.py)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the controller's to handle (see _replace_worker)
