@@ -15,7 +15,7 @@ from pathlib import Path
 
 from analysis import compare, pipeline
 from analysis.report.render import check_output
-from analysis.sources import fetch
+from analysis.sources import fetch, verify
 from analysis.sources.source import Source
 from analysis.sources.trials import Pick
 from analysis.stats import bootstrap
@@ -87,6 +87,12 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--log", action="store_true", help="also log the analysis to W&B as a run of job type 'analysis'"
     )
+    report.add_argument(
+        "--verify",
+        action="store_true",
+        help="rerun the explained run (python -m localsweep rerun, or python -m trainer --rerun) and say whether "
+        "it reproduced: identical, differs, or not checked",
+    )
     pair = commands.add_parser(
         "compare", help="compare two runs on the same test rows: McNemar, paired bootstrap, per-class deltas"
     )
@@ -126,8 +132,13 @@ def _report(args: argparse.Namespace) -> int:
     source = _source(args)
     out = args.out or DEFAULT_OUT / (source.run.run_id if source.run else source.predictions_path.stem)
     check_output(out)  # before the work: a 10M-row report takes a while
+    reproduced = None
+    if args.verify:
+        where = verify.Where(args.sweep, args.run, args.sweeps_root, args.storage)
+        reproduced = verify.verify(source, where, out)
+        print(f"reproduced: {reproduced['line']}")
     analysis = pipeline.analyse(
-        source, args.positive_class, args.target_precision, args.target_recall, args.resamples, args.seed
+        source, args.positive_class, args.target_precision, args.target_recall, args.resamples, args.seed, reproduced
     )
     for kind, path in pipeline.write(analysis, out).items():
         print(f"{kind}: {path}")

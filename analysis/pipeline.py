@@ -73,8 +73,10 @@ def analyse(
     target_recall: float | None = None,
     resamples: int | None = None,
     seed: int = bootstrap.SEED,
+    reproduced: dict[str, Any] | None = None,
 ) -> Analysis:
-    """Read the source's predictions and compute every metric, interval, calibration, error view and figure."""
+    """Read the source's predictions and compute every metric, interval, calibration, error view and figure;
+    ``reproduced`` is the verdict of a rerun of its run (``analysis.sources.verify``), if one was made."""
     predictions = read_predictions(source.predictions_path)
     count, plan = bootstrap_plan(predictions.n_rows, resamples)
     labels = predictions.labels.tolist()
@@ -122,6 +124,7 @@ def analyse(
         importance=ranked,
         importance_note=note,
         table_notes=notes,
+        reproduced=reproduced,
     )
     return Analysis(predictions, metrics, build_summary(parts), images)
 

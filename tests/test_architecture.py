@@ -10,7 +10,7 @@ LAYERS = ["core", "storage", "search", "workers", "outcome", "run", "bridge", "c
 """localsweep's folders, lowest first: a folder may import its own modules and those of the folders before it."""
 PACKAGES = {
     "contract": set(),
-    "trainer": {"contract"},
+    "trainer": {"contract", "localsweep"},  # localsweep.core.runlog only: see TRAINER_READS
     "localsweep": {"contract"},
     "analysis": {"contract", "localsweep", "trainer"},  # trainer.data: the test images of the gallery
 }
@@ -18,6 +18,11 @@ PACKAGES = {
 READER_MODULES = {"localsweep.storage.view", "localsweep.core", "localsweep.bridge.server"}
 """What the analysis package may import of the engine: the read-only view of a sweep, its plain values, and the
 bounded questions to W&B's server (the online report asks the server as ``sync`` does)."""
+TRAINER_READS = {"localsweep.core.runlog"}
+"""What the trainer may import of the engine: the reader of wandb's run record, for ``python -m trainer --rerun
+RUN_DIR``, which repeats a run from its record. Offline, wandb keeps a run's config, summary and history only in its
+``.wandb`` log (protobuf records, so not stdlib and not for ``contract``); that format is read in one place, a leaf
+module that imports nothing else of localsweep, so the trainer reuses it rather than keep a second reader."""
 
 
 def imports(path: Path) -> set[str]:
@@ -75,6 +80,11 @@ def test_packages_import_only_what_they_may_and_the_report_reads_sweeps_through_
                 reads = any(target == m or target.startswith(m + ".") for m in READER_MODULES)
                 if package == "analysis" and top == "localsweep" and not reads:
                     wrong.append(f"{name} imports {target}: the report reads a sweep through SweepView")
+                if package == "trainer" and top == "localsweep" and target not in TRAINER_READS:
+                    wrong.append(f"{name} imports {target}: the trainer may read a run record, nothing else")
+    for name in TRAINER_READS:  # a leaf: the trainer gets the reader and nothing of the engine behind it
+        leaf = module_path(name)
+        wrong += [f"{name} imports {t}" for t in imports(leaf) if t.startswith("localsweep")] if leaf else [name]
     assert wrong == []
 
 

@@ -1,4 +1,6 @@
 """``python -m trainer [--key=value ...]``: one training run, the program that ``wandb agent`` starts.
+``python -m trainer --rerun RUN_DIR [--at-commit] [--out DIR]``: a recorded run trained again and compared with it
+(exit 0 identical, 1 differs, 2 cannot rerun; see ``trainer/rerun.py``).
 
 Every ``--key=value`` flag is a TrainConfig field (``python -m trainer --help`` lists them with defaults).
 WANDB_MODE: kept if set; otherwise ``online`` when WANDB_API_KEY is set and ``offline`` when not (said on stderr).
@@ -69,6 +71,10 @@ def _check_run_folder() -> None:
 
 
 def main(argv: list[str]) -> int:
+    if any(arg == "--rerun" or arg.startswith("--rerun=") for arg in argv):
+        from trainer import rerun  # reads wandb's record format: loaded only for a rerun
+
+        return rerun.main(argv)
     if any(arg in ("-h", "--help") for arg in argv):
         print(_usage())
         return 0

@@ -18,38 +18,18 @@ from sklearn.metrics import roc_auc_score
 from wandb.integration.keras import WandbMetricsLogger
 
 from contract import predictions as predictions_schema
-from contract.objectives import Objective, from_environment
+from contract.objectives import Objective
 from trainer import provenance
 from trainer.config import TrainConfig
 from trainer.data import check_source, load_dataset
+from trainer.logged import DEFAULT_RESTORE as DEFAULT_RESTORE
+from trainer.logged import MODEL_METRICS, OBJECTIVES, restore_objective
+from trainer.logged import TEST_METRICS as TEST_METRICS
 from trainer.model import fit, latency_ms_per_example, targets
 from trainer.predictions import predictions_frame, write_predictions
 from trainer.recipe import prepare
 
 DEFAULT_PROJECT = "mnist-sweeps"
-OBJECTIVES = {"val_accuracy": "max", "val_loss": "min", "val_auroc": "max"}
-"""What the trainer logs once per epoch under fixed names; a sweep's ``metric.name`` must be one of these, or of
-:data:`MODEL_METRICS`."""
-MODEL_METRICS = {"model_parameters": "min", "latency_ms_per_example": "min"}
-"""What the trainer logs once per run, before training, for multi-objective sweeps (accuracy against size or
-speed): the model's parameter count and its inference time per example (``trainer.model.latency_ms_per_example``)."""
-TEST_METRICS = ("test/accuracy", "test/loss", "test/auroc_macro")
-DEFAULT_RESTORE = Objective("val_accuracy", "maximize")
-"""The epoch a run keeps when its sweep names no per-epoch objective (or it runs outside an offline sweep)."""
-
-
-def restore_objective(environ: Mapping[str, str]) -> Objective:
-    """The metric and goal that choose the epoch whose weights the run keeps (and that early stopping watches):
-    the sweep's primary objective when the offline engine names one of :data:`OBJECTIVES`, else
-    :data:`DEFAULT_RESTORE` — so the predictions a report explains come from the epoch the sweep ranked.
-
-    >>> restore_objective({"LOCALSWEEP_OBJECTIVE": '{"name": "val_loss", "goal": "minimize"}'})
-    Objective(name='val_loss', goal='minimize', target=None)
-    >>> restore_objective({}).name
-    'val_accuracy'
-    """
-    objective = from_environment(environ)
-    return objective if objective is not None and objective.name in OBJECTIVES else DEFAULT_RESTORE
 
 
 def early_stopping(config: TrainConfig, objective: Objective) -> keras.callbacks.EarlyStopping:
@@ -202,6 +182,7 @@ def _fit_and_log(run: Any, config: TrainConfig, stop: StopRequest) -> RunResult:
                 "train_rows": int(split.x_train.shape[0]),
                 "val_rows": int(split.x_val.shape[0]),
                 "test_rows": int(split.x_test.shape[0]),
+                **provenance.environment(restore_objective(os.environ)),
             }
         },
         allow_val_change=True,

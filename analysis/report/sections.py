@@ -44,6 +44,7 @@ def _about(summary: dict[str, Any]) -> Section:
         ["predictions schema", "not declared (a plain file)" if schema is None else f"version {schema}"],
         ["created", provenance["created_at"]],
         ["command", provenance["command"]],
+        ["reproduced", summary["reproduced"]["line"]],
         ["versions", ", ".join(f"{k} {v}" for k, v in provenance["versions"].items())],
         *[["note", note] for note in provenance["notes"]],
     ]

@@ -17,6 +17,7 @@ import numpy as np
 from analysis.report import front
 from analysis.sources.predictions import Predictions
 from analysis.sources.source import Source
+from analysis.sources.verify import not_checked
 from analysis.stats.bootstrap import FPR_GRID, RECALL_GRID, Uncertainty
 from analysis.stats.calibration import Calibration, Reliability
 from analysis.stats.importance import Importance
@@ -143,6 +144,8 @@ class Parts:
     importance: Importance | None
     importance_note: str
     table_notes: list[str]
+    reproduced: dict[str, Any] | None = None
+    """The rerun's verdict (``analysis.sources.verify``); None: none was made."""
 
 
 def _point(point: OperatingPoint | None) -> dict[str, float] | None:
@@ -237,6 +240,7 @@ def build_summary(parts: Parts) -> dict[str, Any]:
         "run": None if parts.source.run is None else vars(parts.source.run),
         "sweep": _sweep(parts),
         "provenance": provenance(parts.source, parts.predictions, parts.table_notes),
+        "reproduced": parts.reproduced or not_checked("pass --verify to rerun it and compare"),
         "classes": labels,
         "accuracy": m.accuracy,
         "auroc": {"macro": m.auroc_macro, "micro": m.auroc_micro},

@@ -1,10 +1,11 @@
-"""``python -m localsweep run|resume|status|best|sync``: offline W&B sweeps from the command line.
+"""``python -m localsweep run|resume|status|best|sync|rerun``: offline W&B sweeps from the command line.
 
 Exit codes: 0 the sweep ended with at least one scored trial; 1 no trial succeeded (the first error is shown), the
 sweep gave up after repeated failures, stopped on an I/O error or lost its lease, or ``sync`` cannot upload;
 2 bad input: the YAML or options (nothing ran), a trial refused its parameters (exit code 2), or a finished trial
 never logged the sweep's metric; 75 another controller is running the sweep; 130/143 stopped by SIGINT/SIGTERM
-(trials whose wandb run finished are kept; continue with ``resume``).
+(trials whose wandb run finished are kept; continue with ``resume``). ``rerun``: 0 identical, 1 differs, 2 cannot
+rerun (``localsweep/cli/rerun.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from contract.objectives import is_multi_objective
 from localsweep.bridge.server import SYNC_TIMEOUT_S
+from localsweep.cli import rerun as rerun_command
 from localsweep.core import pareto
 from localsweep.core.trial import CRASHED, FINISHED, RUNNING
 from localsweep.outcome.explain import headline
@@ -155,6 +157,7 @@ def _parser() -> argparse.ArgumentParser:
                 help="the most seconds sync waits on the W&B server in all, uploads included (default "
                 f"{SYNC_TIMEOUT_S:g}); then it says what was and was not uploaded",
             )
+    rerun_command.add_parser(commands)
     for sub in commands.choices.values():
         sub.add_argument(
             "--root", type=Path, default=DEFAULT_ROOT, help=f"this host's sweeps folder (default {DEFAULT_ROOT})"
@@ -453,7 +456,14 @@ def _main(argv: list[str] | None) -> int:
             print(f"sweep {store.name} recorded in {store.describe()}: start agents with "
                   f"`python -m localsweep agent {store.name}`", file=sys.stderr)  # fmt: skip
             return 0
-        handlers = {"resume": _resume, "agent": _agent, "status": _status, "best": _best, "sync": _sync}
+        handlers = {
+            "resume": _resume,
+            "agent": _agent,
+            "status": _status,
+            "best": _best,
+            "sync": _sync,
+            "rerun": rerun_command.run,
+        }
         return handlers[args.command](args)
     except SweepConfigError as err:
         print(err, file=sys.stderr)

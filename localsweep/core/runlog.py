@@ -3,7 +3,9 @@
 Offline, wandb writes config, history, summary and artifact manifests only into ``run-<id>.wandb`` (a LevelDB-style
 log of ``wandb_internal_pb2.Record`` protobufs in 32 KiB blocks); there is no ``config.yaml`` or summary file until
 ``wandb sync``. wandb's own ``DataStore`` reader opens the file for writing and asserts on a torn tail, so this
-module reads the same format read-only and treats a torn tail as "still being written".
+module reads the same format read-only and treats a torn tail as "still being written". A run that has no such log
+here (an online run's files, or a run downloaded from W&B) is read from the files W&B keeps of it instead
+(:func:`read_record`).
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+import yaml
 
 if TYPE_CHECKING:  # wandb (2-3 s to import) only where a run log is read: RunRecord alone needs none of it
     from wandb.proto import wandb_internal_pb2 as pb
+
+from contract import predictions as predictions_schema
 
 _HEADER = struct.pack("<4sHB", b":W&B", 0xBEE1, 0)
 _BLOCK = 32768
@@ -49,6 +55,8 @@ class RunRecord:
     sweep_id: str | None = None
     entity: str | None = None
     """The W&B entity the run was started for (``WANDB_ENTITY``, ``wandb.init(entity=...)``), if any."""
+    kind: Literal["log", "files"] = "log"
+    """Read from the ``.wandb`` log, or from W&B's files of the run (no exit record: ``exit_code`` is None)."""
 
     @property
     def finished(self) -> bool:
@@ -143,3 +151,49 @@ def _config_items(items: Any) -> dict[str, Any]:
     return {
         k: v["value"] if isinstance(v, dict) and "value" in v else v for k, v in values.items() if not k.startswith("_")
     }
+
+
+_FILES = ("config.yaml", "wandb-summary.json")
+
+
+def read_record(run_dir: Path) -> RunRecord:
+    """A run's record: its ``.wandb`` log (an offline run, or the local copy an online run keeps), else the files
+    W&B keeps of a run, in the folder or its ``files/`` (an online run's, or one downloaded from W&B):
+    ``config.yaml``, ``wandb-summary.json`` and, where there is one, ``wandb-history.jsonl``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder holds neither.
+    """
+    run_dir = Path(run_dir)
+    if any(run_dir.glob("run-*.wandb")):
+        return read_run(run_dir)
+    folder = next((f for f in (run_dir, run_dir / "files") if (f / _FILES[0]).is_file()), None)
+    if folder is None:
+        raise FileNotFoundError(
+            f"{run_dir} must be a wandb run directory (with a run-*.wandb log, or W&B's {' and '.join(_FILES)}), "
+            f"but it has neither"
+        )
+    raw = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")) or {}
+    config = {
+        k: v["value"] if isinstance(v, dict) and "value" in v else v
+        for k, v in raw.items()
+        if not str(k).startswith("_") and k != "wandb_version"
+    }
+    summary_path, history_path = folder / _FILES[1], folder / "wandb-history.jsonl"
+    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
+    history = []
+    if history_path.is_file():
+        history = [json.loads(line) for line in history_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    run_id = run_dir.name.rsplit("-", 1)[-1]
+    return RunRecord(run_id, run_dir, config, history, summary, kind="files")
+
+
+def predictions_file(record: RunRecord) -> Path | None:
+    """The run's predictions table on this host: its ``predictions`` artifact's file, else ``predictions.csv`` in
+    its files; None when there is none."""
+    artifact = record.artifact(predictions_schema.ARTIFACT_TYPE)
+    candidates = list(artifact.entries.values()) if artifact else []
+    candidates += [folder / predictions_schema.FILE_NAME for folder in (record.run_dir / "files", record.run_dir)]
+    return next((path for path in candidates if path.is_file()), None)

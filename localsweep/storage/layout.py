@@ -8,6 +8,7 @@
     <root>/<name>/logs/<run id>.log            each trial's output
     <root>/<name>/live/<run id>.jsonl          each trial's wandb.log calls as they happen (early termination)
     <root>/<name>/wandb-sweep.yaml             the sweep's YAML as `sync` hands it to W&B
+    <root>/<name>/reruns/<run id>-<time>/      a trial run again (`localsweep rerun`): its own folder like this one
 """
 
 from __future__ import annotations
@@ -64,3 +65,7 @@ class SweepLayout:
     def wandb_sweep_yaml(self) -> Path:
         """The sweep's YAML as ``sync`` hands it to W&B (``wandb sweep --prior_run ... FILE``)."""
         return self.directory / "wandb-sweep.yaml"
+
+    def rerun_dir(self, run_id: str, stamp: str) -> Path:
+        """Where ``localsweep rerun`` runs trial ``run_id`` again (at ``stamp``, ``YYYYmmdd-HHMMSS``)."""
+        return self.directory / "reruns" / f"{run_id}-{stamp}"

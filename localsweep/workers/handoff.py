@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from contract.reproduce import THREAD_VARS
 from localsweep.storage.layout import SweepLayout
 from localsweep.workers.inject.sitecustomize import LIVE_HISTORY_VAR
 
@@ -27,15 +28,6 @@ SWEEP_ID_VAR = "LOCALSWEEP_SWEEP_ID"
 # online services, say) would make wandb record it and ignore the project; WANDB_SERVICE would attach the trial
 # to its parent's wandb service (the agent drops it too).
 _NOT_INHERITED = ("WANDB_SWEEP_ID", "WANDB_SERVICE")
-
-# Set only when the user has not: the number of threads each trial's numeric libraries may use.
-_THREAD_VARS = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "TF_NUM_INTRAOP_THREADS",
-    "TF_NUM_INTEROP_THREADS",
-)
 
 
 @dataclass(frozen=True)
@@ -158,4 +150,4 @@ def slot_environments(workers: int, gpus: list[str], cpus: int) -> list[dict[str
     if gpus:
         return [{"CUDA_VISIBLE_DEVICES": gpus[i % len(gpus)]} for i in range(workers)]
     threads = str(max(1, cpus // workers))
-    return [{var: os.environ.get(var, threads) for var in _THREAD_VARS} for _ in range(workers)]
+    return [{var: os.environ.get(var, threads) for var in THREAD_VARS} for _ in range(workers)]

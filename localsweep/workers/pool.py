@@ -131,9 +131,20 @@ def _run_trial(reference: str, task: TrialTask) -> Outcome:
     return Outcome(exit_code=code, error=error)
 
 
-def worker_main(connection: Connection, reference: str, slot_env: dict[str, str], max_trials: int) -> None:
-    """A worker's life: set its threads/GPU, then run up to ``max_trials`` tasks received on ``connection``."""
+def worker_main(
+    connection: Connection, reference: str, slot_env: dict[str, str], max_trials: int, code_dir: str | None = None
+) -> None:
+    """A worker's life: set its threads/GPU, then run up to ``max_trials`` tasks received on ``connection``;
+    ``code_dir`` (a rerun's) is where the function's code is imported from and the worker works."""
     os.environ.update(slot_env)  # before the function's module (and TensorFlow) is imported
+    if code_dir is not None:
+        os.chdir(code_dir)
+        sys.path.insert(0, code_dir)
+        # The trial imports its packages from code_dir (a commit's worktree), also one this worker has loaded for
+        # itself (contract): only the worker's own code, localsweep, stays today's.
+        for name in [m for m in sys.modules if m.partition(".")[0] != "localsweep"]:
+            if (Path(code_dir) / name.partition(".")[0] / "__init__.py").is_file():
+                del sys.modules[name]
     sys.argv = [reference]  # spawn copies the controller's argv; the function must not parse the sweep's flags
     live_history.install()  # mirror wandb.log calls for hyperband (see localsweep/workers/inject/sitecustomize.py)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the controller's to handle (see _replace_worker)
@@ -149,8 +160,16 @@ def worker_main(connection: Connection, reference: str, slot_env: dict[str, str]
 class PooledSlot:
     """One pooled worker process and the trial it runs; the process is replaced after ``max_trials``."""
 
-    def __init__(self, reference: str, slot_env: dict[str, str], max_trials: int, kill_delay: float) -> None:
+    def __init__(
+        self,
+        reference: str,
+        slot_env: dict[str, str],
+        max_trials: int,
+        kill_delay: float,
+        code_dir: Path | None = None,
+    ) -> None:
         self._reference = reference
+        self._code_dir = None if code_dir is None else str(code_dir)
         self._slot_env = slot_env
         self._max_trials = max_trials
         self._kill_delay = kill_delay
@@ -244,7 +263,9 @@ class PooledSlot:
         self.close()
         ours, theirs = self._context.Pipe()
         self._process = self._context.Process(
-            target=worker_main, args=(theirs, self._reference, self._slot_env, self._max_trials), daemon=False
+            target=worker_main,
+            args=(theirs, self._reference, self._slot_env, self._max_trials, self._code_dir),
+            daemon=False,
         )
         # Ctrl-C in a terminal (and dumb-init's SIGINT in a container) reaches the whole process group, the worker
         # too, and a worker still importing would die of it; how trials stop is the controller's decision. An
