@@ -36,20 +36,53 @@ def space(trial: optuna.Trial) -> None:
     trial.suggest_categorical("<script>", [{NAMED!r}, "<b>bold</b>"])
 
 
-def halving(seed):
-    return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=2)
+def median(seed):
+    return optuna.pruners.MedianPruner(n_startup_trials=2)
 """
 LIVE_YAML = f"""
 program: {PROGRAM}
 method: custom
-scheduler: {{engine: optuna, source: space.py, search_space: space, optimizer: halving}}
-run_cap: 6
+scheduler: {{engine: optuna, source: space.py, search_space: space, optimizer: median}}
+run_cap: 8
 metric: {{name: score, goal: maximize}}
 parameters:
   x: {{min: 0.1, max: 1.0}}
   sleep: {{value: 1.0}}
   epochs: {{value: 4}}
 """
+
+
+RUNNING_POINTS = """() => {
+    const traces = document.querySelector('#chart-curves')?.data || [];
+    const running = traces.find((trace) => trace.name.startsWith('running'));
+    const points = {};
+    (running ? running.text : []).forEach((label, i) => {
+        if (label && running.y[i] !== null) points[label] = (points[label] || 0) + 1;
+    });
+    return points;
+}"""
+"""The curves chart's running trials: how many epochs each one's curve has, by its label."""
+MARKED_STOPS = """() => (document.querySelector('#chart-curves')?.data || [])
+    .filter((trace) => trace.name.startsWith('stopped early')).map((trace) => trace.x.length)[0] || 0"""
+"""How many early stops the curves chart marks."""
+PARETO_FRONT = """() => document.querySelector('#chart-pareto').data
+    .filter((trace) => trace.name.startsWith('Pareto front')).map((trace) => trace.x.length)[0]"""
+"""How many trials the Pareto chart draws on the front."""
+
+
+PARETO_YAML = f"""
+program: {PROGRAM}
+method: custom
+scheduler: {{engine: optuna}}
+run_cap: 4
+metrics: [{{name: score, goal: maximize}}, {{name: cost, goal: minimize}}]
+parameters:
+  x: {{values: [0.2, 0.5, 0.8, 1.0]}}
+  k: {{values: [0, 1]}}
+  sleep: {{value: 1.0}}
+  epochs: {{value: 3}}
+"""
+"""Two objectives at odds (echo_config.py: score = x * epochs, cost = x ** 2 + k)."""
 
 
 def rows(page: Page) -> list[dict[str, str]]:
@@ -143,26 +176,32 @@ def test_a_running_sweep_appears_and_its_trials_epochs_and_charts_follow_without
         live_sweep()
         page.click("#sweeps tr[data-sweep=live] a", timeout=60_000)  # the new sweep appears in the list
 
-        # A running trial's epochs grow, and new trials appear, as they happen.
-        seen: dict[str, set[str]] = {}
-        first = wait(page, lambda: rows(page), 60, "a first trial")
-        numbers = {r["#"] for r in first}
+        # A running trial shows its first epochs in the table; its curve then grows, epoch by epoch.
+        seen: dict[str, int] = {}
 
-        def progress() -> bool:
+        def running_with_epochs() -> bool:
             for row in rows(page):
                 if row["state"] == "running" and row["epochs logged"] not in ("", "0"):
-                    seen.setdefault(row["run id"], set()).add(row["epochs logged"])
-            grown = any(len(counts) > 1 for counts in seen.values())
-            return grown and bool({r["#"] for r in rows(page)} - numbers)
+                    seen[row["run id"]] = int(row["epochs logged"])
+            return bool(seen)
 
-        wait(page, progress, 90, "a running trial's epochs to grow and a new trial")
-        scored = wait(
-            page, lambda: sum(r["state"] in ("finished", "stopped") for r in rows(page)) >= 3, 90, "three scored trials"
-        )
-        assert scored
-        shot = tmp_path / "dashboard-running.png"
+        wait(page, running_with_epochs, 90, "a running trial with an epoch logged")
+        numbers = {r["#"] for r in rows(page)}
         page.click("button[data-tab=curves]")
-        page.wait_for_selector("#panel-curves .js-plotly-plot")
+
+        def grown() -> bool:
+            points = page.evaluate(RUNNING_POINTS)
+            return any(run_id in label and n > seen[run_id] for label, n in points.items() for run_id in seen)
+
+        wait(page, grown, 60, "a running trial's curve to grow past what the table showed")
+
+        # New trials appear; the ended ones fill the charts.
+        page.click("button[data-tab=trials]")
+        wait(page, lambda: {r["#"] for r in rows(page)} - numbers, 90, "a new trial")
+        wait(page, lambda: sum(r["state"] in ("finished", "stopped") for r in rows(page)) >= 2, 90, "two ended trials")
+        page.click("button[data-tab=curves]")
+        wait(page, lambda: page.evaluate(MARKED_STOPS) >= 1, 90, "a trial stopped by the pruner, marked")
+        shot = Path(os.environ.get("DASHBOARD_SCREENSHOT") or tmp_path / "dashboard-running.png")
         page.screenshot(path=str(shot), full_page=True)
         print(f"screenshot: {shot}")
         show_each_chart(page, ["best", "parallel", "parameters", "importance"])
@@ -188,15 +227,11 @@ def test_a_running_sweep_appears_and_its_trials_epochs_and_charts_follow_without
     assert errors == []
 
 
-def test_the_page_follows_a_postgresql_sweep_whose_agents_run_on_two_hosts(
+def test_the_page_follows_a_postgresql_sweep_of_two_metrics_whose_agents_run_on_two_hosts(
     browser_page: tuple[Page, list[str]], postgres_url: str, tmp_path: Path, subprocess_env: dict[str, str]
 ) -> None:
     page, errors = browser_page
-    (tmp_path / "sweep.yaml").write_text(
-        f"program: {PROGRAM}\nmethod: grid\nmetric: {{name: score, goal: maximize}}\n"
-        "early_terminate: {type: hyperband, min_iter: 1, eta: 2}\n"
-        "parameters:\n  x: {values: [1, 2, 3, 4]}\n  sleep: {value: 1.0}\n  epochs: {value: 3}\n"
-    )
+    (tmp_path / "sweep.yaml").write_text(PARETO_YAML)
     created = subprocess.run(
         [sys.executable, "-m", "localsweep", "create", "sweep.yaml", "--name", "g", "--storage", postgres_url],
         cwd=tmp_path, env=subprocess_env, capture_output=True, text=True, timeout=120, check=False,
@@ -215,8 +250,8 @@ def test_the_page_follows_a_postgresql_sweep_whose_agents_run_on_two_hosts(
                 env = {**subprocess_env, "LOCALSWEEP_HOST": host}
                 agents.append(spawn(argv, home, env))
             page.click("#sweeps tr[data-sweep=g] a", timeout=60_000)
-            # Epochs of running trials come from the database (agents push them for early termination): this
-            # dashboard's host has none of the trials' files.
+            # Epochs of running trials come from the database (the agents of a custom sweep push them for its
+            # pruner): this dashboard's host has none of the trials' files.
             wait(
                 page,
                 lambda: any(r["state"] == "running" and r["epochs logged"] not in ("", "0") for r in rows(page)),
@@ -234,7 +269,9 @@ def test_the_page_follows_a_postgresql_sweep_whose_agents_run_on_two_hosts(
             hosts = page.text_content(".hosts") or ""
             assert "host-a" in hosts
             assert "host-b" in hosts
-            show_each_chart(page, ["curves", "best", "parallel", "parameters"])
+            show_each_chart(page, ["curves", "best", "parallel", "parameters", "pareto"])
+            front = page.evaluate(PARETO_FRONT)
+            assert 1 <= front <= 4
     finally:
         for agent in agents:
             stop_group(agent)

@@ -40,7 +40,8 @@ class Feed:
         """Held while what the pages read changes (the polling thread) and while a page reads it."""
         self._trials: dict[str, Trial] = {}
         self._histories: dict[str, list[dict[str, Any]]] = {}
-        self._rows: dict[str, dict[str, Any]] = {}
+        self._rows: dict[str, tuple[int, str]] = {}
+        """Each trial's number and its row as JSON text, made once per change: a snapshot only joins them."""
         self._front: list[Trial] = []
         self.state: dict[str, Any] = {}
         self.scored = 0
@@ -60,17 +61,19 @@ class Feed:
             del self._live[run_id]  # ended: the store holds its whole history now
         front = self._new_front(list(changed.values())) if self._multi else None
         state = summary.state(self.view, self._cache.counts, self._cache.requeued, self._cache.leader)
+        made = [self._row(t, histories.get(t.run_id)) for t in changed.values()]
         with self.lock:
-            updated = [self._update(t, histories.get(t.run_id)) for t in changed.values()]
-            delta: dict[str, Any] = {"rows": updated} if updated else {}
+            for trial, history, text in made:
+                self._keep(trial, history, text)
+            delta: dict[str, Any] = {}
             if front is not None:
                 self._front = front
                 delta["front"] = [t.run_id for t in front]
             if not summary.same(state, self.state):
                 delta["state"] = state
             self.state = state
-            if delta:
-                self._publish(json.dumps({"kind": "delta", **delta}, allow_nan=False))
+            if (made or delta) and self._pages:
+                self._publish(_with_rows({"kind": "delta", **delta}, [text for _, _, text in made]))
 
     def _read_live(self, trial: Trial) -> list[dict[str, Any]] | None:
         """A running trial's live history when it grew past the stored one (read on this host only)."""
@@ -92,18 +95,26 @@ class Feed:
         front = pareto.front(self.view.config, sorted([*self._front, *arrived], key=lambda t: t.number))
         return None if front == self._front else front
 
-    def _update(self, trial: Trial, history: list[dict[str, Any]] | None) -> dict[str, Any]:
+    def _row(self, trial: Trial, live: list[dict[str, Any]] | None) -> tuple[Trial, list[dict[str, Any]] | None, str]:
+        """The trial, the live history to keep for it (None: the stored one is the whole), and its row's text."""
+        kept = self._histories.get(trial.run_id)
+        if live is not None:
+            kept = live
+        elif trial.state != RUNNING or kept is None or len(trial.history) >= len(kept):
+            kept = None  # the store's history is the whole one again
+        row = rows.row(trial, self._goals, kept)
+        return trial, kept, json.dumps(row, allow_nan=False, separators=(",", ":"))
+
+    def _keep(self, trial: Trial, history: list[dict[str, Any]] | None, text: str) -> None:
         old = self._trials.get(trial.run_id)
         if trial.scored or (old is not None and old.scored):
             self.scored += 1
         self._trials[trial.run_id] = trial
-        if history is not None:
+        if history is None:
+            self._histories.pop(trial.run_id, None)
+        else:
             self._histories[trial.run_id] = history
-        elif trial.state != RUNNING or len(trial.history) >= len(self._histories.get(trial.run_id, [])):
-            self._histories.pop(trial.run_id, None)  # the store's history is the whole one again
-        row = rows.row(trial, self._goals, self._histories.get(trial.run_id))
-        self._rows[trial.run_id] = row
-        return row
+        self._rows[trial.run_id] = (trial.number, text)
 
     def _publish(self, event: str) -> None:
         for push in list(self._pages):
@@ -117,10 +128,10 @@ class Feed:
                 "kind": "snapshot",
                 "about": self.about,
                 "state": self.state,
-                "rows": sorted(self._rows.values(), key=lambda r: int(r["number"])),
                 "front": [t.run_id for t in self._front] if self._multi else None,
             }
-        return json.dumps(snapshot, allow_nan=False)
+            texts = [text for _, text in sorted(self._rows.values())]
+        return _with_rows(snapshot, texts)
 
     def unsubscribe(self, push: Push) -> None:
         """The page went away."""
@@ -143,3 +154,16 @@ class Feed:
         """The trials that measured the sweep metric, with :attr:`scored` at the time."""
         with self.lock:
             return self.scored, [t for t in self._trials.values() if t.scored and t.counts]
+
+
+def _with_rows(event: dict[str, Any], texts: list[str]) -> str:
+    """``event`` as JSON text with ``"rows"``: the rows' texts as they were made (omitted when there are none in a
+    delta).
+
+    >>> _with_rows({"kind": "delta"}, ['{"run_id": "a"}'])
+    '{"kind": "delta", "rows": [{"run_id": "a"}]}'
+    """
+    head = json.dumps(event, allow_nan=False)
+    if not texts and event["kind"] == "delta":
+        return head
+    return f'{head[:-1]}, "rows": [{", ".join(texts)}]}}'

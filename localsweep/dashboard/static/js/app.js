@@ -91,6 +91,7 @@ function draw() {
   const key = `${view.kind}:${view.sweep}:${view.trial || ""}`;
   if (view.kind === "sweep") renderSweep(main, model, drawn !== key);
   else renderTrial(main, model, view.trial, drawn !== key);
+  if (drawn !== key) performance.mark(`shown ${key}`); // when the page showed it (bench/bench_dashboard.py)
   drawn = key;
 }
 

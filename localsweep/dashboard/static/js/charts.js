@@ -3,6 +3,19 @@
 import { el, fill, hasWebGL, plotText } from "./dom.js";
 
 const CONFIG = { displaylogo: false, responsive: true };
+const LEGEND = { orientation: "h", y: 1.02, yanchor: "bottom" }; // above the plot, clear of the axis title
+let plotly = null;
+
+/** Plotly.js (4.8 MB), loaded once a chart is wanted: the table shows without waiting for it. */
+export function loadPlotly() {
+  plotly ||= new Promise((resolve, reject) => {
+    const script = el("script", { src: "/vendor/plotly.min.js" });
+    script.addEventListener("load", () => resolve(window.Plotly));
+    script.addEventListener("error", () => reject(new Error("Plotly.js did not load")));
+    document.head.append(script);
+  });
+  return plotly;
+}
 const COLORS = { running: "#0969da", finished: "#1a7f37", stopped: "#9a6700", crashed: "#cf222e" };
 
 /** The trial's value on objective `i` when it counts (finished or stopped, measured, in the search), else null. */
@@ -58,15 +71,15 @@ export function drawCurves(panel, model) {
     }
   }
   const traces = Object.entries(groups).map(([state, g]) => ({
-    type: "scatter", mode: "lines", name: `${state} (${g.count})`, x: g.x, y: g.y, text: g.text,
+    type: "scatter", mode: state === "running" ? "lines+markers" : "lines", name: `${state} (${g.count})`, x: g.x, y: g.y, text: g.text,
     hovertemplate: "%{text}<br>epoch %{x}: %{y}<extra></extra>", connectgaps: false,
     line: { color: COLORS[state], width: state === "running" ? 2.5 : 1 }, opacity: state === "running" ? 1 : 0.6,
   }));
-  traces.push({
+  if (stops.x.length) traces.push({
     type: "scatter", mode: "markers", name: "stopped early (hyperband / pruner)", x: stops.x, y: stops.y, text: stops.text,
     hovertemplate: "%{text}<br>stopped at epoch %{x}<extra></extra>", marker: { symbol: "x", size: 10, color: COLORS.stopped },
   });
-  const layout = { margin: { t: 30 }, xaxis: axis("epoch"), yaxis: axis(name), legend: { orientation: "h" }, uirevision: name };
+  const layout = { margin: { t: 50 }, xaxis: axis("epoch"), yaxis: axis(name), legend: LEGEND, uirevision: name };
   Plotly.react(chart(panel, "chart-curves"), traces, layout, CONFIG);
 }
 
@@ -83,15 +96,15 @@ export function drawBest(panel, model) {
   const byNumber = scored;
   const byTime = [...scored].filter((r) => r.ended_at).sort((a, b) => a.ended_at - b.ended_at);
   const label = (r) => plotText(`trial ${r.number} (${r.run_id})`);
-  const draw = (id, rows, x, title) => Plotly.react(chart(panel, id, true), [
+  const draw = (id, rows, x) => Plotly.react(chart(panel, id, true), [
     { type: "scatter", mode: "markers", name: "each trial", x: rows.map(x), y: rows.map((r) => scoredValue(model, r)), text: rows.map(label),
       hovertemplate: "%{text}: %{y}<extra></extra>", marker: { color: "#8c959f", size: 5 } },
     { type: "scatter", mode: "lines", name: "best so far", x: rows.map(x), y: running(rows), line: { shape: "hv", color: COLORS.finished, width: 2.5 } },
-  ], { margin: { t: 30 }, title: { text: title }, xaxis: axis(id === "chart-best-time" ? "ended at" : "trial number"), yaxis: axis(`${name} (${goal})`), legend: { orientation: "h" } }, CONFIG);
+  ], { margin: { t: 50 }, xaxis: axis(id === "chart-best-time" ? "ended at" : "trial number"), yaxis: axis(`${name} (${goal})`), legend: LEGEND }, CONFIG);
   if (!scored.length) return note(panel, `No trial has a ${name} value yet.`);
   if (panel.querySelector(".note")) fill(panel);
-  draw("chart-best-number", byNumber, (r) => r.number, "against trial number");
-  draw("chart-best-time", byTime, (r) => new Date(r.ended_at * 1000), "against time");
+  draw("chart-best-number", byNumber, (r) => r.number);
+  draw("chart-best-time", byTime, (r) => new Date(r.ended_at * 1000));
 }
 
 /** Categorical values as indices with their text on the axis; numbers as they are. */
@@ -198,7 +211,7 @@ export function drawPareto(panel, model) {
     point(others, "dominated", { mode: "markers", marker: { color: "#8c959f", size: 6 } }),
     point(front, `Pareto front (${front.length})`, { mode: "lines+markers", marker: { color: COLORS.crashed, size: 9 }, line: { shape: "hv" } }),
   ], {
-    margin: { t: 30 }, legend: { orientation: "h" },
+    margin: { t: 50 }, legend: LEGEND,
     xaxis: axis(`${objectives[i].name} (${objectives[i].goal})`), yaxis: axis(`${objectives[j].name} (${objectives[j].goal})`),
   }, CONFIG);
 }

@@ -2,7 +2,7 @@
 import { el, fill } from "./dom.js";
 import { bestText, controllerText, countsNode, hostsNode, objectivesText, statusText } from "./status.js";
 import { TrialTable } from "./table.js";
-import { drawBest, drawCurves, drawImportance, drawParallel, drawParameters, drawPareto } from "./charts.js";
+import { drawBest, drawCurves, drawImportance, drawParallel, drawParameters, drawPareto, loadPlotly } from "./charts.js";
 
 /** The sweep as the server sent it: a snapshot, then deltas (changed rows, state, Pareto front). */
 export class SweepModel {
@@ -127,5 +127,10 @@ function drawTab(model) {
   const panel = ui.panels[ui.tab];
   if (ui.drawn[ui.tab] === model.version) return;
   ui.drawn[ui.tab] = model.version;
-  DRAW[ui.tab](panel, model);
+  if (ui.tab === "trials") {
+    DRAW.trials(panel, model);
+  } else {
+    const tab = ui.tab;
+    loadPlotly().then(() => { if (ui.tab === tab) DRAW[tab](panel, model); });
+  }
 }

@@ -1,6 +1,7 @@
 // One trial: how and why it ended, its config, summary, history and the tail of its log, and the commands for
 // its report. Fetched again when the sweep's live feed says it changed.
 import { el, fill, keyValues, duration, when, plotText, text } from "./dom.js";
+import { loadPlotly } from "./charts.js";
 
 const SKIP = new Set(["_step", "_runtime", "_timestamp"]);
 const REFETCH_MS = 1000;
@@ -60,7 +61,8 @@ function draw(main, model, detail) {
     el("h2", {}, "Log (its end)"),
     el("pre", { id: "log" }, log.text === null ? log.note : log.text || "(nothing written yet)"),
   );
-  drawHistory(main.querySelector("#chart-history"), trial.history);
+  const chart = main.querySelector("#chart-history");
+  loadPlotly().then(() => drawHistory(chart, trial.history));
   window.scrollTo(0, scroll);
 }
 
