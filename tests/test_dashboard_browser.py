@@ -214,6 +214,18 @@ def test_a_running_sweep_appears_and_its_trials_epochs_and_charts_follow_without
         assert page.evaluate("[...document.querySelectorAll('b')].every((b) => b.textContent !== 'bold')")
         assert page.evaluate("window.loadedOnce") is True
 
+        # The table sorts, filters and shows the columns chosen.
+        page.click("#trials th:text-is('score')")
+        page.click("#trials th:text-is('score')")  # the second click: best first
+        scores = [float(r["score"]) for r in rows(page) if r["score"]]
+        assert scores[:2] == sorted(scores, reverse=True)[:2]
+        page.fill("input[type=search]", "finished")
+        assert {r["state"] for r in rows(page)} == {"finished"}
+        page.fill("input[type=search]", "")
+        page.click("details.columns summary")
+        page.uncheck("details.columns label:has-text('host') input")
+        assert "host" not in rows(page)[0]
+
         # A trial's page: how it ended, its log, the commands of its report.
         page.click("#trials tbody tr:has(td.state.finished)")
         page.wait_for_selector("#commands")

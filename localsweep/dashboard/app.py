@@ -59,7 +59,8 @@ def plotly_js() -> Path:
 
 def create_app(catalog: Catalog, token: str | None, cookie: str) -> Starlette:
     """The application over ``catalog`` (started by the caller and stopped when the application shuts down)."""
-    cache: dict[str, tuple[int, dict[str, Any]]] = {}
+    cache: dict[str, tuple[int, dict[str, Any]]] = {}  # each sweep's importance, by its scored changes
+    computing: dict[str, asyncio.Lock] = {}
 
     def feed(request: Request) -> Feed:
         return catalog.feed(request.path_params["name"])
@@ -90,12 +91,13 @@ def create_app(catalog: Catalog, token: str | None, cookie: str) -> Starlette:
 
     async def importance(request: Request) -> Response:
         found = feed(request)
-        scored, trials = found.scored_trials()
         name = found.about["name"]
-        if name not in cache or cache[name][0] != scored:
-            result = await anyio.to_thread.run_sync(importances, found.view.config, found.view.goal, trials)
-            cache[name] = (scored, result)
-        return JSONResponse(cache[name][1])
+        async with computing.setdefault(name, asyncio.Lock()):  # seconds at 10,000 trials: one at a time
+            scored, trials = found.scored_trials()
+            if name not in cache or cache[name][0] != scored:
+                result = await anyio.to_thread.run_sync(importances, found.view.config, found.view.goal, trials)
+                cache[name] = (scored, result)
+            return JSONResponse(cache[name][1])
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -32,6 +32,7 @@ class Catalog:
         self.root, self.storage, self.name = root, storage, name
         self._poll_s = poll_s
         self._feeds: dict[str, Feed] = {}
+        self._failing: dict[str, str] = {}
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self._first: Exception | None = None
@@ -103,10 +104,17 @@ class Catalog:
             self._changed.notify_all()
 
     def _poll(self, feed: Feed) -> None:
+        name = feed.about["name"]
         try:
             feed.poll()
         except Exception as err:  # one unreadable sweep must not stop the others
-            _say(f"cannot read sweep {feed.about['name']}: {type(err).__name__}: {err}")
+            why = f"{type(err).__name__}: {err}"
+            if self._failing.get(name) != why:  # said once, not every poll
+                _say(f"cannot read sweep {name}: {why}")
+            self._failing[name] = why
+        else:
+            if self._failing.pop(name, None) is not None:
+                _say(f"reading sweep {name} again")
 
     def _publish_list(self) -> None:
         listed = self.sweeps()
