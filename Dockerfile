@@ -49,22 +49,29 @@ RUN case "${TF_VARIANT}" in \
     esac
 
 # Trim what no run uses: TensorFlow's C++ headers (287 MB, for compiling custom ops), the packages' own test
-# suites, pip itself, and the symbol tables of the four packages that ship unstripped libraries (~310 MB, 234 of
-# them TensorFlow's; strip keeps the dynamic symbols that loading needs). Not the others: libraries that
-# auditwheel rewrote with patchelf (the *.libs folders) no longer load once stripped ("ELF load command
-# address/offset not page-aligned"). Then compile bytecode only for the modules the programs import: a process
-# without .pyc spends ~7 s more importing TensorFlow, and every trial of `wandb agent` is a new process, while
-# compiling everything would add ~270 MB of bytecode that nothing reads. That import also proves the trim.
+# suites, pip itself, all of the plotly wheel but the plotly.min.js that the dashboard serves (its figure classes
+# and Jupyter extension, ~35 MB: no program imports plotly), and the symbol tables of the four packages that ship
+# unstripped libraries (~310 MB, 234 of them TensorFlow's; strip keeps the dynamic symbols that loading needs).
+# Not the others: libraries that auditwheel rewrote with patchelf (the *.libs folders) no longer load once
+# stripped ("ELF load command address/offset not page-aligned"). Then compile bytecode only for the modules the
+# programs import: a process without .pyc spends ~7 s more importing TensorFlow, and every trial of `wandb agent`
+# is a new process, while compiling everything would add ~270 MB of bytecode that nothing reads. That import also
+# proves the trim.
 RUN site=/opt/venv/lib/python3.11/site-packages \
     && rm -rf "${site}/tensorflow/include" \
     && find "${site}" -depth -type d -name tests -exec rm -rf {} + \
+    && find "${site}/plotly" -mindepth 1 -maxdepth 1 ! -name package_data -exec rm -rf {} + \
+    && find "${site}/plotly/package_data" -mindepth 1 -maxdepth 1 ! -name plotly.min.js -exec rm -rf {} + \
+    && rm -rf /opt/venv/share/jupyter/labextensions/jupyterlab-plotly \
     && find "${site}/tensorflow" "${site}/pyarrow" "${site}/ml_dtypes" "${site}/numcodecs" -type f \
         \( -name '*.so' -o -name '*.so.*' \) -exec strip --strip-unneeded {} + \
     && /opt/venv/bin/python -m pip uninstall --yes --quiet pip \
     && TF_CPP_MIN_LOG_LEVEL=3 /opt/venv/bin/python -c "import tensorflow, keras, wandb, wandb.integration.keras, \
         wandb.proto.wandb_internal_pb2, wandb.sdk.launch.sweeps.utils, sklearn.metrics, sweeps, sweeps.bayes_search, \
         zarr, yaml, numpy, pandas, pyarrow.csv, pyarrow.parquet, matplotlib.pyplot, PIL, optuna, psycopg, requests, \
-        scipy.stats, sklearn.calibration, sklearn.ensemble"
+        scipy.stats, sklearn.calibration, sklearn.ensemble, starlette.applications, starlette.staticfiles, \
+        sse_starlette, anyio, uvicorn.server, uvicorn.protocols.http.h11_impl, uvicorn.lifespan.on, \
+        uvicorn.loops.asyncio"
 
 # ---- runtime: the venv, the source, a non-root user ----
 FROM ${PYTHON_IMAGE} AS runtime

@@ -38,6 +38,10 @@ run: setup ## the main job: an offline sweep of $(SWEEP) (pooled workers), then 
 	$(PY) -m analysis report --sweep $(RUN_NAME) --sweeps-root $(SWEEPS_ROOT) --out $(REPORTS)/$(RUN_NAME)
 	@echo "report: $(REPORTS)/$(RUN_NAME)/report.html"
 
+.PHONY: dashboard
+dashboard: setup ## watch sweeps live in the browser: make dashboard [NAME=sweep] [DASHBOARD_ARGS="--port 8051"]
+	$(PY) -m localsweep dashboard $(NAME) --root $(SWEEPS_ROOT) $(DASHBOARD_ARGS)
+
 train: setup ## one training run: make train ARGS="--epochs=1 --model=cnn"
 	$(PY) -m trainer $(ARGS)
 

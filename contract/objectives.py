@@ -67,6 +67,8 @@ def is_number(value: Any) -> bool:
     >>> is_number(0.5), is_number(3), is_number(float("nan")), is_number(True), is_number("0.5"), is_number(None)
     (True, True, False, False, False, False)
     """
+    if type(value) is float:  # the usual case first, without the slower abstract-class checks
+        return math.isfinite(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
     if isinstance(value, int):  # W&B's test is numpy's isfinite, which refuses an int beyond 64 bits

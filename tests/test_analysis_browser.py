@@ -1,22 +1,18 @@
-"""The HTML reports in a real browser: Debian's chromium driven by playwright. They render, every figure loads,
-the console stays clean; a screenshot of each is kept (its path is printed: ``pytest -s`` shows it)."""
+"""The HTML reports in a real browser: Debian's chromium driven by playwright (``tests/browser.py``). They render,
+every figure loads, the console stays clean; a screenshot of each is kept (its path is printed: ``pytest -s``
+shows it)."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 from matplotlib import colormaps
 from PIL import Image
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from analysis import compare, pipeline
 from analysis.report.front import FIGURE
@@ -26,50 +22,7 @@ from contract.objectives import Objective, pareto_front
 from trainer.config import TrainConfig
 from trainer.data import load_dataset
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Path:
-    """Debian's chromium; installed with apt when missing and this is root with apt, else the test is skipped."""
-    if not CHROMIUM.exists():
-        if os.geteuid() != 0 or shutil.which("apt-get") is None:
-            pytest.skip(
-                "needs Debian's chromium: run `apt-get install -y chromium` as root (this is not root with apt)"
-            )
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-            subprocess.run(command, env=env, check=True, capture_output=True, timeout=1200)
-    return CHROMIUM
-
-
-@pytest.fixture
-def browser_page(chromium: Path, tmp_path: Path) -> Iterator[tuple[Page, list[str]]]:
-    """A fresh chromium profile's page, and the console errors and page errors it reports."""
-    errors: list[str] = []
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=str(chromium),
-            args=FLAGS,
-            headless=True,
-            viewport={"width": 1200, "height": 900},
-        )
-        page = context.new_page()
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        yield page, errors
-        context.close()
+pytest_plugins = ["tests.browser"]  # the fixtures chromium and browser_page
 
 
 def _open(page: Page, html: Path, screenshot: Path) -> dict[str, tuple[bool, int]]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.conftest import REPO_ROOT
 
-LAYERS = ["core", "storage", "search", "workers", "outcome", "run", "bridge", "cli"]
+LAYERS = ["core", "storage", "search", "workers", "outcome", "run", "bridge", "dashboard", "cli"]
 """localsweep's folders, lowest first: a folder may import its own modules and those of the folders before it."""
 PACKAGES = {
     "contract": set(),
@@ -23,6 +23,15 @@ TRAINER_READS = {"localsweep.core.runlog"}
 RUN_DIR``, which repeats a run from its record. Offline, wandb keeps a run's config, summary and history only in its
 ``.wandb`` log (protobuf records, so not stdlib and not for ``contract``); that format is read in one place, a leaf
 module that imports nothing else of localsweep, so the trainer reuses it rather than keep a second reader."""
+DASHBOARD_READS = {
+    "localsweep.storage.view",
+    "localsweep.storage.cache",
+    "localsweep.storage.lease",
+    "localsweep.core",
+    "localsweep.search.custom.space",
+}
+"""What the dashboard may import of the engine below it: the read-only view of a sweep (and the cache and liveness
+rule the view's readers share), its plain values, and the search space the parameter importance is measured on."""
 
 
 def imports(path: Path) -> set[str]:
@@ -118,3 +127,15 @@ def test_no_class_of_the_engine_is_over_200_lines():
             if isinstance(node, ast.ClassDef) and (node.end_lineno or 0) - node.lineno + 1 > 200:
                 long.append(f"{name}.{node.name}: {(node.end_lineno or 0) - node.lineno + 1} lines")
     assert long == []
+
+
+def test_the_dashboard_reads_sweeps_through_the_view_and_never_writes():
+    wrong = []
+    for name, path in modules("localsweep").items():
+        if not name.startswith("localsweep.dashboard"):
+            continue
+        for target in imports(path):
+            allowed = any(target == m or target.startswith(m + ".") for m in DASHBOARD_READS)
+            if target.startswith("localsweep.") and not target.startswith("localsweep.dashboard") and not allowed:
+                wrong.append(f"{name} imports {target}")
+    assert wrong == []

@@ -186,8 +186,8 @@ def test_compose_v2_accepts_the_file_with_every_profile(compose: Compose) -> Non
     assert done.returncode == 0, done.stderr
     config = yaml.safe_load(done.stdout)  # JSON is YAML
     assert set(config["services"]) == {
-        "agent", "agent-gpu", "offline", "report", "sync", "postgres", "cluster-create", "cluster-agent",
-        "cluster-status",
+        "agent", "agent-gpu", "offline", "report", "dashboard", "sync", "postgres", "cluster-create", "cluster-agent",
+        "cluster-status", "cluster-dashboard",
     }  # fmt: skip
     assert set(config["volumes"]) == {"wandb-runs", "offline-sweeps", "reports", "sweep-db"}
     assert config["networks"]["sweepnet"]["internal"] is True

@@ -1,4 +1,4 @@
-"""``python -m localsweep run|resume|status|best|sync|rerun``: offline W&B sweeps from the command line.
+"""``python -m localsweep run|resume|status|best|sync|rerun|dashboard``: offline W&B sweeps from the command line.
 
 Exit codes: 0 the sweep ended with at least one scored trial; 1 no trial succeeded (the first error is shown), the
 sweep gave up after repeated failures, stopped on an I/O error or lost its lease, or ``sync`` cannot upload;
@@ -28,6 +28,9 @@ from localsweep.bridge.server import SYNC_TIMEOUT_S
 from localsweep.cli import rerun as rerun_command
 from localsweep.core import pareto
 from localsweep.core.trial import CRASHED, FINISHED, RUNNING
+from localsweep.dashboard.serve import DEFAULT_HOST as DASHBOARD_HOST
+from localsweep.dashboard.serve import DEFAULT_PORT as DASHBOARD_PORT
+from localsweep.dashboard.serve import TOKEN_VAR
 from localsweep.outcome.explain import headline
 from localsweep.run.progress import Progress, controller_line, error_notes, finite, status_json, table, trial_json
 from localsweep.search.config_error import SweepConfigError
@@ -158,6 +161,22 @@ def _parser() -> argparse.ArgumentParser:
                 f"{SYNC_TIMEOUT_S:g}); then it says what was and was not uploaded",
             )
     rerun_command.add_parser(commands)
+    dashboard = commands.add_parser(
+        "dashboard", help="watch sweeps live in a web page served here (read-only; loopback only unless --host)"
+    )
+    dashboard.add_argument("name", nargs="?", help="one sweep (default: every sweep under --root or in --storage)")
+    dashboard.add_argument(
+        "--host",
+        default=DASHBOARD_HOST,
+        help=f"the address to listen on (default {DASHBOARD_HOST}: this machine only); any other needs the token",
+    )
+    dashboard.add_argument(
+        "--port", type=int, default=DASHBOARD_PORT, help=f"default {DASHBOARD_PORT}; 0: any free one"
+    )
+    dashboard.add_argument(
+        "--token",
+        help=f"required of every request (default ${TOKEN_VAR}; off the loopback one is generated and printed once)",
+    )
     for sub in commands.choices.values():
         sub.add_argument(
             "--root", type=Path, default=DEFAULT_ROOT, help=f"this host's sweeps folder (default {DEFAULT_ROOT})"
@@ -422,6 +441,19 @@ def _front(store: SweepView, as_json: bool) -> int:
     return 0
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    from localsweep.dashboard.serve import Options, serve  # the web libraries: only this command needs them
+
+    options = Options(args.name, args.root, args.storage, args.host, args.port, args.token)
+    try:
+        return serve(options)
+    except (FileNotFoundError, PermissionError):
+        raise
+    except OSError as err:
+        print(f"error: cannot listen on {args.host}:{args.port}: {err.strerror or err}", file=sys.stderr)
+        return 1
+
+
 def _sync(args: argparse.Namespace) -> int:
     from localsweep.cli import sync as sync_command
 
@@ -463,6 +495,7 @@ def _main(argv: list[str] | None) -> int:
             "best": _best,
             "sync": _sync,
             "rerun": rerun_command.run,
+            "dashboard": _dashboard,
         }
         return handlers[args.command](args)
     except SweepConfigError as err:

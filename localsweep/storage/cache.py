@@ -31,13 +31,14 @@ class TrialCache:
         self.any_succeeded = False
         self.changed = True
 
-    def refresh(self) -> None:
-        """Read what changed; :attr:`changed` says whether anything did since :meth:`settle`."""
+    def refresh(self) -> list[Trial]:
+        """Read what changed, and return it; :attr:`changed` says whether anything did since :meth:`settle`."""
         changed, self._rev = self._store.changed_since(self._rev)
         for trial in changed:
             self._replace(self._by_id.get(trial.run_id), trial)
         if changed:
             self.changed = True
+        return changed
 
     def _replace(self, old: Trial | None, new: Trial) -> None:
         if old is not None:

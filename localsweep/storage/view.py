@@ -227,7 +227,10 @@ class SweepView:
         def read(cursor: Cursor) -> tuple[list[Trial], int]:
             cursor.execute("SELECT value FROM meta WHERE key = 'rev'")
             row = cursor.fetchone()
-            return read_trials(cursor, "WHERE rev > ? ORDER BY number", (rev,)), int(row[0]) if row else 0
+            # Ordered by rev, not number: SQLite then reads the rev index alone, where ORDER BY number made it scan
+            # every trial (30 ms per call at 10,000 trials). The few changed ones are put in number order here.
+            changed = read_trials(cursor, "WHERE rev > ? ORDER BY rev", (rev,))
+            return sorted(changed, key=lambda t: t.number), int(row[0]) if row else 0
 
         return self._db.read(read)
 

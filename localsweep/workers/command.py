@@ -19,7 +19,6 @@ from typing import Any
 
 from wandb.sdk.launch.sweeps import utils as sweep_utils
 
-from localsweep.search.suggest import stops_early
 from localsweep.workers import inject
 from localsweep.workers.handoff import TrialTask
 from localsweep.workers.slot import Outcome, crash_report
@@ -75,8 +74,9 @@ class CommandSlot:
         """Write the parameter files and start the trial's command, output going to ``task.log_path``."""
         task.write_param_files()
         env = task.process_environment({**os.environ, **self._slot_env})
-        if stops_early(self._config):  # live history for early termination (localsweep/workers/inject/sitecustomize.py)
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_INJECT_DIR), env.get("PYTHONPATH")]))
+        # The live history (localsweep/workers/inject/sitecustomize.py), in every trial: early termination judges it,
+        # the dashboard shows it, and a killed trial's last epochs are kept from it (its run log misses them).
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_INJECT_DIR), env.get("PYTHONPATH")]))
         with task.log_path.open("wb") as log:
             # Like the agent: a new process group and a closed stdin, so the trial never blocks on the terminal.
             self._proc = subprocess.Popen(

@@ -1,14 +1,16 @@
-"""Live history for hyperband: every ``wandb.log`` of a trial is also appended to ``$LOCALSWEEP_LIVE_HISTORY``.
+"""Live history for hyperband and the dashboard: every ``wandb.log`` of a trial is also appended to
+``$LOCALSWEEP_LIVE_HISTORY``.
 
 Why: offline, wandb-core writes the ``.wandb`` record log in whole 32 KiB blocks (its leveldb-style writer has
-no flush), so a trial logging a few numbers per epoch shows nothing on disk until it ends, and hyperband would
-have no history to judge. W&B's own agent does not have this problem because the server streams history.
+no flush), so a trial logging a few numbers per epoch shows nothing on disk until it ends: hyperband would have
+no history to judge, and the dashboard no epochs to show. W&B's own agent does not have this problem because the
+server streams history.
 
-How it gets loaded: command-mode trials of a sweep with ``early_terminate`` get this directory first on
-PYTHONPATH, and Python imports ``sitecustomize`` at start-up; pooled workers import it directly. It wraps
-``wandb.sdk.wandb_run.Run._log`` (the one method behind ``run.log`` and ``wandb.log``, wandb 0.23.1), records
-``{"_step": step, <numeric items>}`` per call as one JSON line, then runs any other ``sitecustomize`` it
-shadowed. It does nothing when ``LOCALSWEEP_LIVE_HISTORY`` is unset.
+How it gets loaded: command-mode trials get this directory first on PYTHONPATH, and Python imports
+``sitecustomize`` at start-up; pooled workers import it directly. It wraps ``wandb.sdk.wandb_run.Run._log`` (the
+one method behind ``run.log`` and ``wandb.log``, wandb 0.23.1), records ``{"_step": step, <numeric items>}`` per
+call as one JSON line, then runs any other ``sitecustomize`` it shadowed. It does nothing when
+``LOCALSWEEP_LIVE_HISTORY`` is unset.
 
 Rungs (``localsweep/workers/rungs.py``): when ``LOCALSWEEP_RUNGS`` lists history lengths, the call that logs the sweep
 metric's value number N, N a rung, then waits until the decision file holds a length >= N (go on) or ``stop``
