@@ -24,8 +24,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +35,7 @@ from localsweep.dashboard.feed import Feed  # noqa: E402
 from localsweep.storage.database import open_database  # noqa: E402
 from localsweep.storage.store import AgentInfo, SweepStore  # noqa: E402
 from localsweep.storage.view import Location, SweepView  # noqa: E402
+from tests.postgres_server import backend_storage  # noqa: E402
 
 RUNNING = 4
 EPOCHS = 10
@@ -182,17 +181,6 @@ def open_in_browser(url: str, name: str) -> float:
     return min(times)
 
 
-@contextmanager
-def storage(backend: str) -> Iterator[str | None]:
-    if backend == "sqlite":
-        yield None
-        return
-    from tests.postgres_server import postgres_server
-
-    with postgres_server() as server:
-        yield server.create_database("bench")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
@@ -202,7 +190,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("WANDB_MODE", "disabled")
     results = []
-    with storage(args.backend) as url, tempfile.TemporaryDirectory() as tmp:
+    with backend_storage(args.backend) as url, tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
             store, agent = make_sweep(Path(tmp), url, size)
             location = Location(store.name, Path(tmp), url)

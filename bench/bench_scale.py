@@ -20,8 +20,6 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -37,6 +35,7 @@ from localsweep.run.progress import Progress  # noqa: E402
 from localsweep.storage.store import SweepStore  # noqa: E402
 from localsweep.workers.handoff import TrialTask  # noqa: E402
 from localsweep.workers.slot import Outcome  # noqa: E402
+from tests.postgres_server import backend_storage  # noqa: E402
 
 
 class SyntheticSlot:
@@ -84,17 +83,6 @@ def synthetic_run(store: SweepStore, run_id: str, wait: bool) -> RunRecord:
                      {"score": score}, exit_code=0)  # fmt: skip
 
 
-@contextmanager
-def storage(backend: str) -> Iterator[str | None]:
-    if backend == "sqlite":
-        yield None
-        return
-    from tests.postgres_server import postgres_server
-
-    with postgres_server() as server:
-        yield server.create_database("bench")
-
-
 def measure(backend_url: str | None, trials: int, workers: int, root: Path) -> dict[str, Any]:
     """Run one synthetic sweep of ``trials`` trials; returns its wall time and per-trial cost."""
     name = f"s{trials}-{workers}-{time.monotonic_ns()}"
@@ -126,7 +114,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for backend in args.backends:
-        with storage(backend) as url, tempfile.TemporaryDirectory() as root:
+        with backend_storage(backend) as url, tempfile.TemporaryDirectory() as root:
             for workers in args.workers:
                 for size in args.sizes:
                     row = {"backend": backend, **measure(url, size, workers, Path(root))}

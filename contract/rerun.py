@@ -14,7 +14,7 @@ from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from contract.reproduce import THREAD_VARS, Verdict
+from contract.reproduce import THREAD_VARS, CannotRerunError, Verdict
 
 RESULT_FILE = "rerun.json"
 """The verdict as JSON, in the rerun's folder."""
@@ -22,6 +22,23 @@ STORY_DIR = "compare"
 """Where the per-row story (``python -m analysis compare``) is written, in the rerun's folder."""
 _ROOT = Path(__file__).resolve().parents[1]
 STORY_TIMEOUT_S = 600
+
+
+def scratch(folder: Path) -> Path:
+    """The rerun's folder, new and empty (made here), as an absolute path.
+
+    Raises
+    ------
+    CannotRerunError
+        When it exists and is not an empty folder, or cannot be made.
+    """
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise CannotRerunError(f"--out must be a new or empty folder, but {folder} is not; fix: choose another")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CannotRerunError(f"the rerun's folder {folder} cannot be made: {error}") from None
+    return folder.resolve()
 
 
 def thread_settings(provenance: Mapping[str, Any] | None) -> dict[str, str | None] | None:

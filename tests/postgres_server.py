@@ -169,3 +169,14 @@ def relay(target_port: int) -> Iterator[Relay]:
         yield link
     finally:
         link.cut()
+
+
+@contextmanager
+def backend_storage(backend: str) -> Iterator[str | None]:
+    """Where a sweep is recorded for the backend named ``backend``: None (``sqlite``: each sweep's own file), or a
+    new database in a PostgreSQL server started for the block (``postgresql``)."""
+    if backend == "sqlite":
+        yield None
+        return
+    with postgres_server() as server:
+        yield server.create_database("bench")

@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
         original = read(args.rerun)
         if args.at_commit:
             checkout.check(original.provenance.get("code"), _REPO)  # refused before anything is made
-        out = scratch(args.out, original.record.run_id)
+        out = repeat.scratch(args.out or DEFAULT_OUT / f"{original.record.run_id}-{time.strftime('%Y%m%d-%H%M%S')}")
         if not args.at_commit:
             return repeat_run(original, out, _REPO, Path(original.provenance.get("workdir") or _REPO))
         with checkout.code_at(original.provenance.get("code"), _REPO, out / "code") as code:
@@ -112,24 +112,6 @@ def read(run_dir: Path) -> Original:
     except ValueError as error:
         raise CannotRerunError(f"the recorded config of run {record.run_id} is not valid here: {error}") from None
     return Original(record, config, facts, predictions)
-
-
-def scratch(out: Path | None, run_id: str) -> Path:
-    """The rerun's folder, new and empty.
-
-    Raises
-    ------
-    CannotRerunError
-        When ``out`` exists and is not an empty folder, or cannot be made.
-    """
-    folder = out or DEFAULT_OUT / f"{run_id}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise CannotRerunError(f"--out must be a new or empty folder, but {folder} is not; fix: choose another")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise CannotRerunError(f"--out {folder} cannot be made: {error}") from None
-    return folder.resolve()
 
 
 def repeat_run(original: Original, out: Path, code: Path, workdir: Path, code_note: str = "") -> int:

@@ -75,7 +75,7 @@ def _rerun(view: SweepView, args: argparse.Namespace) -> int:
     code = (original.provenance or {}).get("code")
     if args.at_commit:
         checkout.check(code, workdir)  # refused before anything is made
-    out = scratch(args.out or view.layout.rerun_dir(original.trial.run_id, time.strftime("%Y%m%d-%H%M%S")))
+    out = repeat.scratch(args.out or view.layout.rerun_dir(original.trial.run_id, time.strftime("%Y%m%d-%H%M%S")))
     if not args.at_commit:
         return repeat_trial(view, original, out, workdir)
     with checkout.code_at(code, workdir, out / "code") as commit:
@@ -139,23 +139,6 @@ def read(view: SweepView, trial: Trial) -> Original:
             f"{', '.join(missing)} (was the record edited or cut short?)"
         )
     return Original(trial, record, facts, predictions)
-
-
-def scratch(folder: Path) -> Path:
-    """The rerun's folder, new and empty.
-
-    Raises
-    ------
-    CannotRerunError
-        When it exists and is not an empty folder, or cannot be made.
-    """
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise CannotRerunError(f"--out must be a new or empty folder, but {folder} is not; fix: choose another")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise CannotRerunError(f"the rerun's folder {folder} cannot be made: {error}") from None
-    return folder.resolve()
 
 
 @contextlib.contextmanager
