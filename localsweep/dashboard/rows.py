@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from contract.objectives import Objective, is_number
+from contract.reproduce import flatten
 from localsweep.core.trial import Trial
 
 
@@ -18,14 +19,7 @@ def flat(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     >>> flat({"epochs": 3, "optimizer": {"name": "adam", "lr": 0.1}})
     {'epochs': 3, 'optimizer.name': 'adam', 'optimizer.lr': 0.1}
     """
-    found: dict[str, Any] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            found |= flat(value, f"{name}.")
-        else:
-            found[name] = readable(value)
-    return found
+    return {name: readable(value) for name, value in flatten(config, prefix).items()}
 
 
 def number(value: Any) -> float | None:
