@@ -118,7 +118,8 @@ def test_custom_multi_objective_reports_the_pareto_front(tmp_path, subprocess_en
     assert cheapest.startswith(f"best of m: {min(values, key=lambda r: values[r][1])} cost=")
     status, _ = ask(capsys, tmp_path, "status", "m")
     assert f"* the Pareto front: {len(front)} trial(s)" in status
-    assert status.splitlines()[2].split()[:6] == ["#", "run", "id", "state", "score", "cost"]
+    header = next(line for line in status.splitlines() if line.startswith("#"))
+    assert header.split()[:6] == ["#", "run", "id", "state", "score", "cost"]
     _, refused = ask(capsys, tmp_path, "best", "m", "--metric", "loss", check=2)
     assert refused.startswith("error: --metric 'loss' is not a metric of this sweep; it has: score, cost")
 

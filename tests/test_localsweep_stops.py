@@ -237,7 +237,7 @@ def test_a_stop_while_a_pooled_worker_imports_the_trial_function_waits_for_the_i
         ("localsweep.cli.main:_create", signal.SIGINT),  # validating the YAML, before the store exists
         ("localsweep.storage.store:acquire_lease", signal.SIGTERM),  # the store made, the lease being taken
         ("localsweep.run.agent:run", signal.SIGINT),  # the agent starting, its own handlers not yet installed
-        ("localsweep.storage.store:leave", signal.SIGTERM),  # the trials recorded, the agent leaving
+        ("localsweep.storage.seat:leave", signal.SIGTERM),  # the trials recorded, the agent leaving
     ],
     ids=["create", "lease", "agent-start", "agent-leave"],
 )

@@ -124,11 +124,15 @@ class Agent:
         with self.signals:
             self.member.join()
             try:
-                return self._loop()
+                ended = self._loop()
             finally:
                 self.running.close()
                 self.member.leave()
                 self.progress.close()
+        if self.signals.received and ended.exit_code < INTERRUPTED_BASE:
+            # A signal while leaving: the trials are recorded, and the process still says it was stopped.
+            return Ended(f"{ended.reason} (then stopped by {self.signals.name})", self.signals.exit_code)
+        return ended
 
     def _loop(self) -> Ended:
         last_beat = last_role = 0.0
