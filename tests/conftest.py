@@ -90,11 +90,22 @@ def _teardown_wandb() -> None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--storage-backend",
-        choices=("sqlite", "postgresql"),
+        choices=("sqlite", "postgresql", "both"),
         default="sqlite",
-        help="where the sweeps of the tests are recorded: SQLite files (default) or a real PostgreSQL server "
-        "started for the session (each test gets its own database, as $LOCALSWEEP_STORAGE)",
+        help="where the sweeps of the tests are recorded: SQLite files (default), a real PostgreSQL server "
+        "started for the session (each test gets its own database, as $LOCALSWEEP_STORAGE), or both: the tests "
+        "marked `backend` run once on each (ids ending in [sqlite] and [postgresql]), the others on SQLite",
     )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # One run for both backends: the backend's tests share the workers with the rest instead of a second pass.
+    if (
+        metafunc.config.getoption("--storage-backend") == "both"
+        and metafunc.definition.get_closest_marker("backend") is not None
+        and metafunc.definition.get_closest_marker("sqlite_only") is None
+    ):
+        metafunc.parametrize("storage_backend", ["sqlite", "postgresql"], indirect=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -144,8 +155,9 @@ def postgres_url(postgres: Server) -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def storage_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str | None:
-    """With ``--storage-backend postgresql``, every test's sweeps are recorded in a database of its own."""
-    if request.config.getoption("--storage-backend") != "postgresql":
+    """With ``--storage-backend postgresql`` (or ``both``, for a test marked ``backend``), every test's sweeps are
+    recorded in a database of its own."""
+    if getattr(request, "param", request.config.getoption("--storage-backend")) != "postgresql":
         monkeypatch.delenv(STORAGE_VAR, raising=False)
         return None
     url = str(request.getfixturevalue("postgres_url"))

@@ -31,6 +31,8 @@ from analysis.stats import bootstrap
 from localsweep.core.trial import CRASHED, FINISHED, TrialState
 from localsweep.storage.layout import DB_NAME
 from localsweep.storage.store import Location, SweepStore, default_storage
+from tests.conftest import REPO_ROOT
+from tests.localsweep_cli import ECHO_FUNCTION, ECHO_PROGRAM
 from tests.trials import start_trial
 
 _VOID = {"meta", "img", "br", "hr", "link", "input"}
@@ -435,22 +437,19 @@ def test_cli_report_on_a_real_offline_sweep(tmp_path, subprocess_env, main_job):
 
 
 # Its own sweep, recorded in PostgreSQL (the shared main job's is SQLite): the report must read it from there.
-TINY_SWEEP = """
-program: trainer/__main__.py
-command: ["${env}", "${interpreter}", "-m", "trainer", "${args}"]
+# The TensorFlow-free echo program, logging a predictions table as the trainer does: the report's reading of a
+# PostgreSQL record is the point here, not the training (the main job trains for real).
+TINY_SWEEP = f"""
+program: {REPO_ROOT / ECHO_PROGRAM}
 method: grid
 metric:
-  name: val_accuracy
+  name: score
   goal: maximize
 parameters:
-  units:
-    values: [16, 32]
-  learning_rate:
-    value: 3.0e-3
-  epochs:
-    value: 1
-  train_size:
-    value: 300
+  x:
+    values: [0.3, 0.7]
+  rows:
+    value: 60
 """
 
 
@@ -459,7 +458,7 @@ def test_cli_report_of_a_postgresql_sweep_whose_run_ran_on_another_host(tmp_path
     # Agents on many hosts share a PostgreSQL record; the host making the report has none of their run dirs.
     (tmp_path / "tiny.yaml").write_text(TINY_SWEEP)
     sweep = [sys.executable, "-m", "localsweep", "run", "tiny.yaml", "--name", "tiny", "--storage", postgres_url]
-    sweep += ["--function", "trainer.train:agent_function"]
+    sweep += ["--function", ECHO_FUNCTION]
     done = subprocess.run(sweep, env=subprocess_env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     here = _run(["--sweep", "tiny", "--storage", postgres_url, "--out", "here"], subprocess_env, tmp_path)
