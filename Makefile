@@ -56,7 +56,7 @@ train: setup ## one training run: make train ARGS="--epochs=1 --model=cnn"
 # done, so no test is queued behind a long one.
 TEST_WORKERS ?= 4
 XDIST := -n $(TEST_WORKERS) --dist load --maxschedchunk 1
-# Choose tests by marker for both passes, e.g. `make test MARKERS='not docker'`.
+# Choose tests by marker, e.g. `make test MARKERS='not docker'`.
 MARKERS ?=
 
 # `--storage-backend both`: the tests marked `backend` run twice, once with every sweep recorded in SQLite files and

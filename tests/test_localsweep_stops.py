@@ -67,7 +67,7 @@ def test_ctrl_c_and_sigterm_at_seeded_moments_keep_every_finished_run(
     tmp_path, subprocess_env, storage_backend, mode, moments
 ):
     # Short (~1.2 s) and long (~2.7 s) trials, one or two at a time: signals land during start-up, wandb.init,
-    # logging, run.finish, artifact writes and the launch of the next trial. The PostgreSQL pass of the suite
+    # logging, run.finish, artifact writes and the launch of the next trial. On PostgreSQL, the test
     # takes half the moments (the same seeds, so the first half of SQLite's): it checks the backend, not the timing.
     if storage_backend is not None:
         moments //= 2

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from localsweep.core.trial import Trial
-from localsweep.search.wandb_engine import params, plain, sweeps
+from localsweep.search.wandb_engine import next_runs, params, plain
 
 MAX_POINTS = 100_000
 """Spaces larger than this are not enumerated (``--distinct`` is refused for them)."""
@@ -72,7 +72,7 @@ def points(config: dict[str, Any]) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=8)
 def _points(parameters: str) -> tuple[str, ...]:
     grid = {"method": "grid", "parameters": json.loads(parameters)}
-    runs = sweeps.next_runs(grid, [], validate=False, n=MAX_POINTS + 1)
+    runs = next_runs(grid, [], n=MAX_POINTS + 1)
     return tuple(key(run.config) for run in runs if run is not None)
 
 

@@ -23,7 +23,7 @@ from localsweep.core.trial import CRASHED, FINISHED, PENDING, RUNNING, STOPPED, 
 from localsweep.search import distinct, prior
 from localsweep.search.custom import study as custom
 from localsweep.search.custom.source import Source
-from localsweep.search.wandb_engine import bayes_search, plain, schema, seeded, sweeps
+from localsweep.search.wandb_engine import bayes_search, next_runs, plain, schema, seeded, sweeps
 from localsweep.storage.view import SweepView
 
 _STATES = {
@@ -34,9 +34,6 @@ _STATES = {
     STOPPED: sweeps.RunState.finished,
     CRASHED: sweeps.RunState.crashed,
 }
-# The config was validated before the sweep was created (validate.py). sweeps 0.3.0's validate=True would also
-# *fill* it through SweepConfig, which silently drops nested parameters ({"parameters": {...}} entries).
-_VALIDATE = False
 ATTEMPTS = 8
 """With ``--distinct``: how many proposals the search gets before a point not yet run is taken at random. Each is a
 whole proposal (bayes refits its model), so a few; for random search the fallback draw is the same distribution
@@ -180,7 +177,7 @@ def _propose(
     runs = [] if config.get("method") == "random" else [as_sweep_run(t) for t in known]
     for attempt in range(attempts):
         with seeded(_seed(options.seed, count, attempt)):
-            run = sweeps.next_run(config, runs, validate=_VALIDATE)
+            (run,) = next_runs(config, runs)
         if run is None:
             return None  # a grid with every point run
         params: dict[str, Any] = plain(run.config)
@@ -251,7 +248,8 @@ def imputed_metric(config: dict[str, Any], crashed: Trial, trials: Sequence[Tria
     if not config.get("metric"):
         return None
     metric = schema.fill_validate_metric(copy.deepcopy(config))["metric"]
-    strategy = bayes_search.ImputeStrategy(metric["impute"])
+    bayes = bayes_search()
+    strategy = bayes.ImputeStrategy(metric["impute"])
     runs = [as_sweep_run(t) for t in searched(trials)]
-    value = bayes_search.impute(metric["goal"], metric["name"], strategy, run=as_sweep_run(crashed), runs=runs)
+    value = bayes.impute(metric["goal"], metric["name"], strategy, run=as_sweep_run(crashed), runs=runs)
     return float(value) if math.isfinite(value) else None

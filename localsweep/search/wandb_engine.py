@@ -28,10 +28,40 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Valid config keys have changed", category=UserWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)  # pydantic v1-style class Config
     sweeps: Any = importlib.import_module("sweeps")
-    bayes_search: Any = importlib.import_module("sweeps.bayes_search")
+    grid_search: Any = importlib.import_module("sweeps.grid_search")
+    random_search: Any = importlib.import_module("sweeps.random_search")
     params: Any = importlib.import_module("sweeps.params")
     schema: Any = importlib.import_module("sweeps.config.schema")
     sweep_run: Any = importlib.import_module("sweeps.run")
+
+
+def bayes_search() -> Any:
+    """W&B's bayes module, imported on first use: it imports scikit-learn, which imports pandas and pyarrow (about
+    1 s of CPU). The import draws from Python's global generator: what the generators held is put back."""
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            return importlib.import_module("sweeps.bayes_search")
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
+def next_runs(config: dict[str, Any], runs: list[Any], n: int = 1) -> list[Any]:
+    """``sweeps.next_runs(config, runs, validate=False, n=n)``. The config was validated before the sweep was
+    created (validate.py); sweeps 0.3.0's validate=True would also *fill* it through SweepConfig, which silently
+    drops nested parameters ({"parameters": {...}} entries).
+
+    ``sweeps.next_runs`` imports its grid, random and bayes modules whatever the method, then calls the method's
+    own function; this calls the same functions, the bayes module only for ``method: bayes`` (so a grid or random
+    controller never loads scikit-learn)."""
+    method = config.get("method")
+    if method == "grid":
+        return list(grid_search.grid_search_next_runs(runs, config, validate=False, n=n))
+    if method == "random":
+        return list(random_search.random_search_next_runs(config, validate=False, n=n))
+    return list(bayes_search().bayes_search_next_runs(runs, config, validate=False, n=n))
 
 
 def plain(value: Any) -> Any:
