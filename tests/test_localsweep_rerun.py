@@ -239,33 +239,21 @@ def test_at_commit_reproduces_the_numbers_of_a_commit_before_a_change(tmp_path, 
     assert len(listed.stdout.splitlines()) == 1
 
 
-TRAINER_SWEEP = """program: trainer/__main__.py
-method: grid
-metric: {name: val_accuracy, goal: maximize}
-parameters:
-  units: {values: [8, 12, 16]}
-  epochs: {value: 1}
-  train_size: {value: 300}
-  batch_size: {value: 32}
-  save_model: {value: false}
-"""
-
-
 @pytest.mark.slow
-def test_a_pooled_trial_run_third_in_its_worker_reruns_identical_alone(tmp_path, subprocess_env):
-    (tmp_path / "sweep.yaml").write_text(TRAINER_SWEEP)
-    sweep = ["run", tmp_path / "sweep.yaml", "--root", tmp_path, "--name", "p"]
-    done = localsweep(subprocess_env, *sweep, "--function", "trainer.train:agent_function")
-    assert done.returncode == 0, done.stderr
-    trials = SweepView.open(tmp_path / "p").trials()
+def test_a_pooled_trial_run_third_in_its_worker_reruns_identical_alone(tmp_path, subprocess_env, main_job):
+    # The main job is a pooled sweep of the real trainer, one worker (tests/conftest.py); the rerun reads its
+    # record and writes only under --out.
+    trials = SweepView.open(main_job.sweep).trials()
     assert [t.number for t in trials] == [1, 2, 3]
     assert len({t.pid for t in trials}) == 1  # one worker ran all three: the third ran after two others
     third = trials[2]
-    alone = localsweep(subprocess_env, "rerun", "p", "3", "--root", tmp_path, "--out", tmp_path / "alone")
+    env = {k: v for k, v in subprocess_env.items() if k != STORAGE_VAR}  # the main job's store is SQLite
+    rerun = ["rerun", main_job.name, "3", "--root", main_job.sweeps_root, "--out", tmp_path / "alone"]
+    alone = localsweep(env, *rerun)
     assert alone.returncode == 0, alone.stdout + alone.stderr
     lines = alone.stdout.splitlines()
     assert lines[0] == "identical"
-    assert f"original: trial 3 (run {third.run_id}) of sweep p, {third.run_dir}" in lines
+    assert f"original: trial 3 (run {third.run_id}) of sweep {main_job.name}, {third.run_dir}" in lines
     assert any(line.startswith("rerun: pooled (trainer.train:agent_function), in a new worker") for line in lines)
     for name in ("predictions SHA-256", "val_accuracy", "test/accuracy", "test/loss", "test/auroc_macro", "epochs"):
         assert any(line.startswith(f"compared {name}: ") and line.endswith("(same)") for line in lines), name
