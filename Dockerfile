@@ -68,6 +68,7 @@ RUN site=/opt/venv/lib/python3.11/site-packages \
     && /opt/venv/bin/python -m pip uninstall --yes --quiet pip \
     && TF_CPP_MIN_LOG_LEVEL=3 /opt/venv/bin/python -c "import tensorflow, keras, wandb, wandb.integration.keras, \
         wandb.proto.wandb_internal_pb2, wandb.sdk.launch.sweeps.utils, sklearn.metrics, sweeps, sweeps.bayes_search, \
+        sweeps.grid_search, sweeps.random_search, \
         zarr, yaml, numpy, pandas, pyarrow.csv, pyarrow.parquet, matplotlib.pyplot, PIL, optuna, psycopg, requests, \
         scipy.stats, sklearn.calibration, sklearn.ensemble, starlette.applications, starlette.staticfiles, \
         sse_starlette, anyio, uvicorn.server, uvicorn.protocols.http.h11_impl, uvicorn.lifespan.on, \

@@ -143,7 +143,7 @@ def test_status_says_when_the_controller_is_dead(tmp_path, subprocess_env):
     sweep_yaml = write_yaml(tmp_path, "  x: {values: [1]}\n  sleep: {value: 600}\n")
     sweep = tmp_path / "d"
     process = start(subprocess_env, "run", sweep_yaml, "--name", "d", "--root", tmp_path, start_new_session=True)
-    wait_for(sweep, lambda ts: len(ts) == 1)
+    wait_for(sweep, lambda ts: len(ts) == 1 and ts[0].state == "running")  # claimed, not only suggested
     os.killpg(process.pid, signal.SIGKILL)
     process.communicate()
     status = subprocess.run(
