@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
@@ -164,23 +163,20 @@ def test_a_class_absent_from_y_true_is_undefined_in_every_resample(y_true, n_cla
                 assert result.per_class["auroc"][b, k] == pytest.approx(expected, abs=1e-12)
 
 
-def test_intervals_equal_numpys_nanquantile_and_stay_fast_with_undefined_resamples():
+def test_intervals_equal_numpys_nanquantile_with_undefined_resamples():
+    # numpy's nanquantile loops over the 18,100 slices in Python; ours is vectorised. How much faster is a
+    # benchmark's question, not a test's: here, only that the numbers are numpy's to the bit.
     rng = np.random.default_rng(4)
     values = np.round(rng.random((1000, 100, 181)), 2)  # bands of 100 classes, 1000 resamples, with ties
     values[rng.random(values.shape) < 0.3] = np.nan  # classes absent from many resamples
     values[:, 3] = np.nan  # a class absent from y_true: undefined in every resample
     values[1:, 5] = np.nan  # defined once
-    start = time.perf_counter()
     ours = bootstrap._interval(values, 0.95)
-    elapsed = time.perf_counter() - start
     tail = (1 - 0.95) / 2
-    start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # the all-nan class
         expected = np.nanquantile(values, [tail, 1 - tail], axis=0)
-    numpys = time.perf_counter() - start
     np.testing.assert_array_equal(ours, expected)
     np.testing.assert_array_equal(
         bootstrap._interval(values[:, 0, 0], 0.5), np.nanquantile(values[:, 0, 0], [0.25, 0.75])
     )
-    assert elapsed < numpys / 3, (elapsed, numpys)  # nanquantile loops over the 18,100 slices in Python
