@@ -38,14 +38,9 @@ with warnings.catch_warnings():
 def bayes_search() -> Any:
     """W&B's bayes module, imported on first use: it imports scikit-learn, which imports pandas and pyarrow (about
     1 s of CPU). The import draws from Python's global generator: what the generators held is put back."""
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            return importlib.import_module("sweeps.bayes_search")
-    finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
+    with _generators_kept(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        return importlib.import_module("sweeps.bayes_search")
 
 
 def next_runs(config: dict[str, Any], runs: list[Any], n: int = 1) -> list[Any]:
@@ -83,9 +78,16 @@ def seeded(seed: int | None) -> Iterator[None]:
     if seed is None:
         yield
         return
+    with _generators_kept():
+        random.seed(seed)
+        np.random.seed(seed)
+        yield
+
+
+@contextlib.contextmanager
+def _generators_kept() -> Iterator[None]:
+    """Python's and numpy's process-wide generators, put back as they were once the block ends."""
     python_state, numpy_state = random.getstate(), np.random.get_state()
-    random.seed(seed)
-    np.random.seed(seed)
     try:
         yield
     finally:
