@@ -18,6 +18,21 @@ ECHO_FUNCTION = "tests.localsweep_programs.echo_config:main"
 """The same program as a pooled worker's function (``--function``)."""
 
 
+def python_m(
+    module: str, env: dict[str, str], *args: str | Path, cwd: Path = REPO_ROOT, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``python -m MODULE ARGS`` run to its end (from the repository root unless ``cwd``), its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *map(str, args)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def start(env: dict[str, str], *args: str | Path, **popen: object) -> subprocess.Popen[str]:
     """``python -m localsweep ARGS`` from the repository root, its output captured."""
     return subprocess.Popen(

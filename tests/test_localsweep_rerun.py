@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from contract import rerun as repeat
 from localsweep.core.trial import Trial
 from localsweep.storage.view import STORAGE_VAR, Location, SweepView
 from tests.conftest import REPO_ROOT
+from tests.localsweep_cli import python_m
 
 PROGRAM = REPO_ROOT / "tests" / "localsweep_programs" / "recorded.py"
 SWEEP = """program: {program}
@@ -83,27 +83,11 @@ def install_package(folder: Path, version: str) -> None:
 
 
 def localsweep(env: dict[str, str], *args: str | Path, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "localsweep", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return python_m("localsweep", env, *args, cwd=cwd)
 
 
 def analysis(env: dict[str, str], *args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "analysis", *map(str, args)],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return python_m("analysis", env, *args)
 
 
 def make_sweep(

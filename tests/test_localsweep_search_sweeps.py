@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import statistics
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from localsweep.cli.main import main
 from localsweep.core.trial import Trial
 from localsweep.storage.store import SweepStore
 from tests.conftest import REPO_ROOT
-from tests.localsweep_cli import ECHO_FUNCTION, ECHO_PROGRAM
+from tests.localsweep_cli import ECHO_FUNCTION, ECHO_PROGRAM, python_m
 
 SPACES = "tests/localsweep_programs/spaces.py"
 
@@ -30,15 +29,7 @@ def sweep_yaml(tmp_path: Path, text: str, name: str = "sweep.yaml") -> Path:
 
 
 def localsweep(env: dict[str, str], tmp_path: Path, *args: str | Path, check: int = 0) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [sys.executable, "-m", "localsweep", *map(str, args), "--root", str(tmp_path / "sweeps")],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = python_m("localsweep", env, *args, "--root", tmp_path / "sweeps")
     assert done.returncode == check, done.stderr
     return done
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import yaml
 from contract import reproduce
 from localsweep.core import runlog
 from tests.conftest import REPO_ROOT
+from tests.localsweep_cli import python_m
 from trainer import rerun
 from trainer.config import TrainConfig
 
@@ -25,15 +25,7 @@ TINY: dict[str, Any] = {"epochs": 2, "train_size": 300, "units": 16, "batch_size
 
 
 def trainer(env: dict[str, str], *args: str | Path, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "trainer", *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return python_m("trainer", env, *args, cwd=cwd, timeout=600)
 
 
 def download(record: runlog.RunRecord, into: Path, drop: tuple[str, ...] = ()) -> Path:
