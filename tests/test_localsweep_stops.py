@@ -255,3 +255,18 @@ def test_a_signal_at_the_start_or_end_of_a_controllers_life_leaves_no_traceback(
         assert_record_agrees_with_the_runs(sweep)
     if point.endswith(":leave"):
         assert [t.state for t in trials(sweep)] == ["finished"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_stop_that_an_extension_modules_import_reports_as_its_own_failure_still_exits_as_stopped(
+    tmp_path, subprocess_env, signum
+):
+    # Seen under `docker stop` in the controller's first second: the signal came while SciPy's FFT extension
+    # (pybind11) initialised, which reported the handler's SystemExit as "ImportError: initialization failed": exit
+    # code 1 and a traceback instead of 128 + N. Here the same at the import of W&B's engine, where SciPy loads.
+    env = {**subprocess_env, "SIGNAL_AT": "sweeps.params:<module>", "SIGNAL_NAME": signum.name}
+    env.update(SIGNAL_AS_IMPORT_ERROR="1")
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "tests/localsweep_programs/signal_at"), env["PYTHONPATH"]])
+    sweep_yaml = write_yaml(tmp_path, "  x: {values: [1]}\n  epochs: {value: 1}\n")
+    finish(start(env, "run", sweep_yaml, "--name", "s", "--root", tmp_path, start_new_session=True), 128 + signum)
+    assert not (tmp_path / "s").exists()  # stopped before anything was recorded

@@ -31,9 +31,6 @@ from localsweep.storage.layout import SweepLayout
 from localsweep.storage.view import SweepView, find_sweep
 from localsweep.workers.handoff import TrialTask, gpu_ids, slot_environments
 
-EXIT_RECORD_WAIT_S = 5.0
-"""``run.finish()`` can return before wandb-core has written the exit record: wait this long for it."""
-
 
 def add_parser(commands: Any) -> None:
     """The ``rerun`` command's arguments (``--root`` and ``--storage`` are added with every command's)."""
@@ -165,7 +162,8 @@ def repeat_trial(view: SweepView, original: Original, out: Path, workdir: Path, 
     exit code."""
     from wandb.sdk.lib.runid import generate_id
 
-    from localsweep.workers import alone  # W&B's engine, through the workers: only when a trial runs
+    from localsweep.outcome.record import read_run  # W&B's engine, through the outcome: only when a trial runs
+    from localsweep.workers import alone
 
     trial, config = original.trial, view.config
     function = view.settings.get("function")
@@ -177,7 +175,7 @@ def repeat_trial(view: SweepView, original: Original, out: Path, workdir: Path, 
         ended = alone.run_alone(slot, task, view.settings.get("trial_timeout"))
     goals = objectives.objectives(config)
     then = reproduce.outcome(original.record.summary, original.record.history, original.predictions, goals)
-    again = _read_finished(layout, task.run_id)
+    again = read_run(layout, task.run_id, wait=True)
     mode = f"pooled ({function}), in a new worker" if function else "command mode"
     context = [
         f"original: trial {trial.number} (run {trial.run_id}) of sweep {view.name}, {original.record.run_dir}",
@@ -194,15 +192,3 @@ def repeat_trial(view: SweepView, original: Original, out: Path, workdir: Path, 
     facts_now = recorded if isinstance(recorded, dict) else None
     verdict = reproduce.judge(then, now, original.provenance, facts_now, notes=notes)
     return repeat.conclude(verdict, out, original.predictions, predictions, context)
-
-
-def _read_finished(layout: SweepLayout, run_id: str) -> runlog.RunRecord | None:
-    deadline = time.monotonic() + EXIT_RECORD_WAIT_S
-    while True:
-        run_dir = layout.find_run_dir(run_id)
-        record = None
-        with contextlib.suppress(OSError, ValueError):
-            record = None if run_dir is None else runlog.read_run(run_dir)
-        if (record is not None and record.finished) or time.monotonic() >= deadline:
-            return record
-        time.sleep(0.05)

@@ -17,6 +17,7 @@ from localsweep.core import runlog
 from localsweep.core.trial import CRASHED, Trial
 from localsweep.outcome.decide import Ending, Verdict, decide
 from localsweep.search import measure, suggest
+from localsweep.storage.layout import SweepLayout
 from localsweep.storage.store import SweepStore
 from localsweep.workers.handoff import read_live_history
 from localsweep.workers.slot import log_tail
@@ -25,18 +26,22 @@ EXIT_RECORD_WAIT_S = 5.0
 """``run.finish()`` can return before wandb-core has written the run's exit record: wait this long for it."""
 
 
-def read_run(store: SweepStore, run_id: str, wait: bool) -> runlog.RunRecord | None:
+def read_run(layout: SweepLayout, run_id: str, wait: bool) -> runlog.RunRecord | None:
     """The trial's offline run as on disk (None if it has none); with ``wait``, until its exit record is there
-    (at most :data:`EXIT_RECORD_WAIT_S`)."""
+    (at most :data:`EXIT_RECORD_WAIT_S`).
+
+    Only a run directory is waited on: ``wandb.init`` creates it in the trial's own process, so a process that
+    ended without one (it failed before ``wandb.init``, or never called it) will never have a run to wait for."""
     deadline = time.monotonic() + (EXIT_RECORD_WAIT_S if wait else 0.0)
     while True:
-        run_dir = store.layout.find_run_dir(run_id)
+        run_dir = layout.find_run_dir(run_id)
+        if run_dir is None:
+            return None
         record = None
-        if run_dir is not None:
-            try:
-                record = runlog.read_run(run_dir)
-            except (OSError, ValueError):
-                record = None  # the log is being created: its header is not on disk yet
+        try:
+            record = runlog.read_run(run_dir)
+        except (OSError, ValueError):
+            record = None  # the log is being created: its header is not on disk yet
         if (record is not None and record.finished) or time.monotonic() >= deadline:
             return record
         time.sleep(0.02)
@@ -79,7 +84,7 @@ def record_ending(
     reaches (PostgreSQL), a finished trial's predictions table goes into it too.
     """
     code = None if ending.process is None else ending.process.exit_code
-    run = read_run(store, run_id, wait=code is not None and code >= 0)
+    run = read_run(store.layout, run_id, wait=code is not None and code >= 0)
     if ending.timed_out:
         ending = replace(ending, output_tail=log_tail(store.layout.log_path(run_id)))
     judged = judge(store.config, ending, run, read_live_history(store.layout.live_path(run_id)))

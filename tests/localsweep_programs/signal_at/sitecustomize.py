@@ -4,6 +4,10 @@ On ``PYTHONPATH``, Python imports this at start-up. With ``SIGNAL_AT=module:func
 hook, this process's main thread only) and, when that function is first called, sends ``SIGNAL_NAME`` (``SIGINT``
 to its whole process group, as Ctrl-C in a terminal does; ``SIGTERM`` to itself, as ``kill`` does). Points in the
 controller's start-up and tear-down are moments a timed signal hits only by luck.
+
+With ``SIGNAL_AS_IMPORT_ERROR=1`` the point behaves as an extension module's init does when a signal's handler
+raises inside it (pybind11, as in SciPy's FFT module): the handler's exception comes out as
+``ImportError: initialization failed``, chained to it.
 """
 
 import os
@@ -20,10 +24,22 @@ def _watch(frame: FrameType, event: str, arg: Any) -> None:
     if event == "call" and frame.f_code.co_name == function and frame.f_globals.get("__name__") == module:
         sys.setprofile(None)
         signum = signal.Signals[os.environ.get("SIGNAL_NAME", "SIGTERM")]
-        if signum == signal.SIGINT:
-            os.killpg(os.getpgid(0), signum)
-        else:
-            os.kill(os.getpid(), signum)
+        if os.environ.get("SIGNAL_AS_IMPORT_ERROR") != "1":
+            _send(signum)
+            return
+        try:
+            _send(signum)
+            for _ in range(3):  # a few bytecodes: Python runs the handler at the first of them
+                pass
+        except BaseException as err:
+            raise ImportError("initialization failed") from err
+
+
+def _send(signum: signal.Signals) -> None:
+    if signum == signal.SIGINT:
+        os.killpg(os.getpgid(0), signum)
+    else:
+        os.kill(os.getpid(), signum)
 
 
 if _AT:
