@@ -8,7 +8,10 @@ PY := $(VENV)/bin/python
 export WANDB_MODE ?= offline
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export TF_ENABLE_ONEDNN_OPTS ?= 0
-export PYTHONDONTWRITEBYTECODE := 1
+# Python's bytecode cache on, even where the environment turns it off: `make test` starts about a thousand Python
+# processes, each of which would otherwise compile the project's modules again (and pytest would rewrite every test
+# module again in each of its workers). The caches are git- and docker-ignored.
+export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: help setup run train test check lint lock clean notebook
 .DEFAULT_GOAL := help
