@@ -4,7 +4,9 @@ shared by every test (and every pytest-xdist worker) that reads it.
 
 The order of the tests: the slow ones first, so that the longest start early; then the ``docker`` ones, by when the
 image (built in the background from the start of the run) is there; the many fast ones last, to fill the gaps
-that the others leave (pytest-xdist hands each worker its next test when it is done: `make test`).
+that the others leave (pytest-xdist hands each worker its next test when it is done: `make test`). Within the
+slow and the ``docker`` tiers the longest tests of a run (:data:`LONGEST`) go first: one of them started last
+keeps one worker busy for minutes after the others are done.
 """
 
 from __future__ import annotations
@@ -117,10 +119,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=_tier)  # stable: within a tier the tests keep their files' order
 
 
-def _tier(item: pytest.Item) -> int:
+LONGEST = (
+    "tests/test_container_sweep.py::test_docker_stop_at_ten_moments",
+    "tests/test_localsweep_stops.py::test_ctrl_c_and_sigterm_at_seeded_moments",
+    "tests/test_lock.py::test_conventional_pip_install",
+    "tests/test_reliability_faults.py::test_controller_killed_at_ten_random_moments",
+)
+"""The tests that take longest in a run (1.5-2.5 minutes each on two cores; BENCHMARKS.md, the test suite)."""
+
+
+def _tier(item: pytest.Item) -> tuple[int, bool]:
+    longest = item.nodeid.startswith(LONGEST)
     if "docker" in item.keywords:
-        return 1
-    return 0 if "slow" in item.keywords else 2
+        return 1, not longest
+    return (0, not longest) if "slow" in item.keywords else (2, True)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
