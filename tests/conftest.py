@@ -177,6 +177,16 @@ def storage_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     return url
 
 
+def recorded(directory: Path) -> bool:
+    """Whether the sweep whose folder is ``directory`` exists, wherever it is recorded (it may have no trial yet:
+    a stop can land between the store's creation and the first suggestion)."""
+    try:
+        SweepStore.open(directory).close()
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def stored_trials(directory: Path) -> list[Trial]:
     """The trials of the sweep whose folder is ``directory``, wherever it is recorded; [] before it exists."""
     try:

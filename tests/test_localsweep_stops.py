@@ -20,7 +20,7 @@ import pytest
 from localsweep.cli.main import main
 from localsweep.core.runlog import read_run
 from localsweep.core.trial import Trial
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, recorded
 from tests.conftest import stored_trials as trials
 from tests.localsweep_cli import ECHO_FUNCTION, ECHO_PROGRAM, finish, start, wait_for
 
@@ -81,7 +81,7 @@ def test_ctrl_c_and_sigterm_at_seeded_moments_keep_every_finished_run(
     kept: dict[str, Trial] = {}
     for moment in range(moments):
         known = len(trials(sweep))
-        command = ["resume", "k"] if known else ["run", sweep_yaml, "--name", "k", *mode]
+        command = ["resume", "k"] if recorded(sweep) else ["run", sweep_yaml, "--name", "k", *mode]
         workers = str(1 + moment % 2)
         # A session of its own, like a shell job: Ctrl-C reaches its whole process group.
         process = start(

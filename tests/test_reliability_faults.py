@@ -25,6 +25,7 @@ from localsweep.core.runlog import read_run
 from localsweep.core.trial import Trial
 from localsweep.run.orphans import trial_processes
 from localsweep.storage.store import SweepStore
+from tests.conftest import recorded
 from tests.conftest import stored_trials as trials
 from tests.localsweep_cli import ECHO_FUNCTION, ECHO_PROGRAM, finish, start, wait_for
 
@@ -67,7 +68,7 @@ def test_controller_killed_at_ten_random_moments_loses_and_repeats_nothing(tmp_p
     kills = 0
     while kills < 10:
         known = len(trials(sweep))
-        command = ["resume", "k"] if known else ["run", sweep_yaml, "--name", "k"]
+        command = ["resume", "k"] if recorded(sweep) else ["run", sweep_yaml, "--name", "k"]
         process = start(subprocess_env, *command, "--root", tmp_path)
         if kills < 2:  # during start-up: the store being created, the first trial being launched
             time.sleep(rng.uniform(1.0, 3.0))
