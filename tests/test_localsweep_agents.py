@@ -29,6 +29,9 @@ from tests.wandb_boundary import ENTITY, SWEEP_NAME, fake_wandb_server
 
 PROGRAM = REPO_ROOT / ECHO_PROGRAM
 STALE_AFTER_S = 5
+CALM_STALE_AFTER_S = 60
+"""Where no host dies or is cut off: a heartbeat late by seconds on a loaded machine (the suite's parallel workers on
+two cores) must not get a live agent's trial given up, which these tests count as run twice."""
 
 pytestmark = pytest.mark.slow
 
@@ -47,11 +50,14 @@ def create(tmp_path: Path, env: dict[str, str], url: str, points: int, sleep: fl
     assert done.stdout.strip() == "g"
 
 
-def agent(tmp_path: Path, env: dict[str, str], url: str, host: str, *args: str) -> subprocess.Popen[str]:
-    """An agent on "host": its own working directory and sweep folder, its own name."""
+def agent(
+    tmp_path: Path, env: dict[str, str], url: str, host: str, *args: str, stale_after: float = STALE_AFTER_S
+) -> subprocess.Popen[str]:
+    """An agent on "host": its own working directory and sweep folder, its own name; it judges other hosts dead
+    after ``stale_after`` seconds without a heartbeat."""
     home = tmp_path / host
     home.mkdir(exist_ok=True)
-    host_env = {**env, "LOCALSWEEP_HOST": host, "LOCALSWEEP_STALE_AFTER": str(STALE_AFTER_S)}
+    host_env = {**env, "LOCALSWEEP_HOST": host, "LOCALSWEEP_STALE_AFTER": str(stale_after)}
     return subprocess.Popen(
         [sys.executable, "-m", "localsweep", "agent", "g", "--storage", url, "--root", str(home / "sweeps"), *args],
         cwd=home, env=host_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
@@ -108,7 +114,7 @@ def env(subprocess_env: dict[str, str]) -> dict[str, str]:
 
 def test_three_agents_on_three_hosts_run_every_grid_point_exactly_once(tmp_path, env, postgres_url):
     create(tmp_path, env, postgres_url, points=12, sleep=0.2)
-    agents = [agent(tmp_path, env, postgres_url, f"host-{i}") for i in range(3)]
+    agents = [agent(tmp_path, env, postgres_url, f"host-{i}", stale_after=CALM_STALE_AFTER_S) for i in range(3)]
     for process in agents:
         finish(process)
     final = assert_each_point_finished_once(postgres_url, tmp_path, 12)
@@ -186,7 +192,10 @@ def test_an_agent_cut_off_and_back_late_does_not_count_twice(tmp_path, env, post
 
 def test_sync_from_each_host_uploads_its_runs_and_the_last_one_makes_the_w_and_b_sweep(tmp_path, env, postgres_url):
     create(tmp_path, env, postgres_url, points=6, sleep=0.2)
-    for process in [agent(tmp_path, env, postgres_url, f"host-{i}", "--count", "3") for i in range(2)]:
+    calm = CALM_STALE_AFTER_S
+    for process in [
+        agent(tmp_path, env, postgres_url, f"host-{i}", "--count", "3", stale_after=calm) for i in range(2)
+    ]:
         finish(process)
     by_host = Counter(str(t.host) for t in trials(postgres_url, tmp_path))
     assert by_host == {"host-0": 3, "host-1": 3}
