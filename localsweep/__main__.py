@@ -2,32 +2,21 @@
 
 import signal
 import sys
-from types import FrameType
 
-_stopped_by: list[int] = []
-
-
-def _stopped_early(signum: int, frame: FrameType | None) -> None:
-    # Ctrl-C or SIGTERM before the controller takes over the signals (while importing, validating, creating the
-    # store, which is atomic): leave quietly with 128 + signal, as the controller does.
-    _stopped_by.append(signum)
-    raise SystemExit(128 + signum)
+from localsweep.run.signals import INTERRUPTED_BASE, leave_if_stopped, stop_early, stopped_early
 
 
 def _main() -> int:
-    signal.signal(signal.SIGINT, _stopped_early)
-    signal.signal(signal.SIGTERM, _stopped_early)
-    try:
-        from localsweep.cli.main import main
+    # Ctrl-C or SIGTERM before the controller takes over the signals (while importing, validating, creating the
+    # store, which is atomic): leave quietly with 128 + signal, as the controller does.
+    signal.signal(signal.SIGINT, stop_early)
+    signal.signal(signal.SIGTERM, stop_early)
+    from localsweep.cli.main import main
 
-        return main()
-    except Exception:
-        # The handler's SystemExit can come back as another error: an extension module being initialised when the
-        # signal came reports its init as failed (pybind11's "ImportError: initialization failed", as SciPy's FFT
-        # module does). The stop is what happened, not that error.
-        if _stopped_by:
-            return 128 + _stopped_by[0]
-        raise
+    leave_if_stopped()
+    code = main()
+    early = stopped_early()  # a signal during an import that nothing after it acted on
+    return code if early is None or code >= INTERRUPTED_BASE else INTERRUPTED_BASE + early
 
 
 if __name__ == "__main__":

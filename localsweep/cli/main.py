@@ -33,6 +33,7 @@ from localsweep.dashboard.serve import DEFAULT_PORT as DASHBOARD_PORT
 from localsweep.dashboard.serve import TOKEN_VAR
 from localsweep.outcome.explain import headline
 from localsweep.run.progress import Progress, controller_line, error_notes, finite, status_json, table, trial_json
+from localsweep.run.signals import leave_if_stopped
 from localsweep.search.config_error import SweepConfigError
 from localsweep.storage import DatabaseUnavailableError
 from localsweep.storage.lease import SweepBusyError
@@ -223,6 +224,7 @@ def _create(args: argparse.Namespace) -> SweepStore:
     from localsweep.search import distinct, suggest
     from localsweep.search.validate import check_sweep_config, load_sweep_config
 
+    leave_if_stopped()  # a signal during those imports (W&B's engine and SciPy: a second of a controller's start)
     config = load_sweep_config(args.sweep_yaml)
     problems = _check_function(args.function) if args.function else []
     try:

@@ -12,6 +12,36 @@ from typing import Any
 
 INTERRUPTED_BASE = 128  # a process ended by signal N exits 128 + N (130 for SIGINT, 143 for SIGTERM)
 
+_EARLY: list[int] = []
+
+
+def stop_early(signum: int, frame: FrameType | None) -> None:
+    """The handler from the process's first line (``python -m localsweep``) until a :class:`StopSignals` takes over:
+    leave with 128 + N at once, except inside an import, where the signal is recorded and acted on when the import is
+    done (:func:`leave_if_stopped`, :class:`StopSignals`, the entry point's end).
+
+    An exception raised inside an import is not always seen: the import machinery's own weakref callbacks print it as
+    "Exception ignored" and go on (the stop is lost), and an extension module being initialised reports it as its
+    own failure (pybind11: "ImportError: initialization failed", as SciPy's FFT module does)."""
+    _EARLY.append(signum)
+    inside = frame
+    while inside is not None:
+        if inside.f_code.co_filename.startswith("<frozen importlib"):
+            return
+        inside = inside.f_back
+    raise SystemExit(INTERRUPTED_BASE + signum)
+
+
+def stopped_early() -> int | None:
+    """The first signal :func:`stop_early` recorded in this process (None if none came)."""
+    return _EARLY[0] if _EARLY else None
+
+
+def leave_if_stopped() -> None:
+    """Leave with 128 + N now if a signal came during an import (see :func:`stop_early`)."""
+    if _EARLY:
+        raise SystemExit(INTERRUPTED_BASE + _EARLY[0])
+
 
 class StopSignals:
     """While entered: SIGINT and SIGTERM are recorded instead of raising (the previous handlers come back on exit)."""
@@ -23,6 +53,7 @@ class StopSignals:
 
     def __enter__(self) -> StopSignals:
         self._previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        self.signum = stopped_early()  # one that came during an import, before these handlers: the stop stands
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:

@@ -5,9 +5,10 @@ hook, this process's main thread only) and, when that function is first called, 
 to its whole process group, as Ctrl-C in a terminal does; ``SIGTERM`` to itself, as ``kill`` does). Points in the
 controller's start-up and tear-down are moments a timed signal hits only by luck.
 
-With ``SIGNAL_AS_IMPORT_ERROR=1`` the point behaves as an extension module's init does when a signal's handler
-raises inside it (pybind11, as in SciPy's FFT module): the handler's exception comes out as
-``ImportError: initialization failed``, chained to it.
+With ``SIGNAL_LOST_AS``, whatever the handler raises at that point is lost as it is in two places of an import:
+``ImportError`` as an extension module's init reports it (pybind11, as in SciPy's FFT module: ``ImportError:
+initialization failed``, chained to it); ``ignored`` as the import machinery's weakref callbacks do (Python prints
+it and goes on).
 """
 
 import os
@@ -24,7 +25,8 @@ def _watch(frame: FrameType, event: str, arg: Any) -> None:
     if event == "call" and frame.f_code.co_name == function and frame.f_globals.get("__name__") == module:
         sys.setprofile(None)
         signum = signal.Signals[os.environ.get("SIGNAL_NAME", "SIGTERM")]
-        if os.environ.get("SIGNAL_AS_IMPORT_ERROR") != "1":
+        lost_as = os.environ.get("SIGNAL_LOST_AS")
+        if not lost_as:
             _send(signum)
             return
         try:
@@ -32,7 +34,8 @@ def _watch(frame: FrameType, event: str, arg: Any) -> None:
             for _ in range(3):  # a few bytecodes: Python runs the handler at the first of them
                 pass
         except BaseException as err:
-            raise ImportError("initialization failed") from err
+            if lost_as == "ImportError":
+                raise ImportError("initialization failed") from err
 
 
 def _send(signum: signal.Signals) -> None:
