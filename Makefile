@@ -54,8 +54,8 @@ train: setup ## one training run: make train ARGS="--epochs=1 --model=cnn"
 	$(PY) -m trainer $(ARGS)
 
 # Tests run in parallel processes (pytest-xdist): many slow tests wait on sleeps, heartbeats, containers and
-# downloads. TEST_WORKERS=4 on two cores covers those waits; other counts are still to be compared on a quiet
-# machine (BENCHMARKS.md, the test suite). `--maxschedchunk 1` hands each worker one test at a time once it is
+# downloads. TEST_WORKERS=4 on two cores covers those waits: the CPUs are busy 96 % of a run (BENCHMARKS.md, the
+# test suite), so more workers can win little. `--maxschedchunk 1` hands each worker one test at a time once it is
 # done, so no test is queued behind a long one.
 TEST_WORKERS ?= 4
 XDIST := -n $(TEST_WORKERS) --dist load --maxschedchunk 1
