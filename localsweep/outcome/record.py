@@ -37,7 +37,6 @@ def read_run(layout: SweepLayout, run_id: str, wait: bool) -> runlog.RunRecord |
         run_dir = layout.find_run_dir(run_id)
         if run_dir is None:
             return None
-        record = None
         try:
             record = runlog.read_run(run_dir)
         except (OSError, ValueError):

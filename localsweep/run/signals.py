@@ -39,8 +39,9 @@ def stopped_early() -> int | None:
 
 def leave_if_stopped() -> None:
     """Leave with 128 + N now if a signal came during an import (see :func:`stop_early`)."""
-    if _EARLY:
-        raise SystemExit(INTERRUPTED_BASE + _EARLY[0])
+    early = stopped_early()
+    if early is not None:
+        raise SystemExit(INTERRUPTED_BASE + early)
 
 
 class StopSignals:
