@@ -190,6 +190,26 @@ def test_an_agent_cut_off_and_back_late_does_not_count_twice(tmp_path, env, post
     assert next(t for t in final if t.run_id == taken.run_id).state == "crashed"  # its late result was refused
 
 
+def test_an_agent_stopped_inside_a_transaction_does_not_stall_the_others(tmp_path, env, postgres_url):
+    """Stopped (SIGSTOP: a frozen VM, a host cut off) at a moment a timed signal hits only by luck: the controller
+    inside its transaction, holding the lease's row. The other agent must take the role over and run the sweep;
+    before, it waited on that row lock for as long as the server believed the stopped session alive (for ever)."""
+    create(tmp_path, env, postgres_url, points=4, sleep=0.2)
+    stop_env = {**env, "SIGNAL_AT": "localsweep.storage.store:add", "SIGNAL_NAME": "SIGSTOP"}
+    hook = REPO_ROOT / "tests/localsweep_programs/signal_at"  # its sitecustomize sends the signal
+    stop_env["PYTHONPATH"] = os.pathsep.join([str(hook), env["PYTHONPATH"]])
+    stopped = agent(tmp_path, stop_env, postgres_url, "host-stopped")
+    try:
+        while Path(f"/proc/{stopped.pid}/stat").read_text().split(") ")[1][0] != "T":  # stopped in `add`
+            time.sleep(0.1)
+        finish(agent(tmp_path, env, postgres_url, "host-other"))
+    finally:
+        stopped.send_signal(signal.SIGCONT)
+    finish(stopped)
+    assert_each_point_finished_once(postgres_url, tmp_path, 4)
+    assert {t.host for t in trials(postgres_url, tmp_path)} == {"host-other"}
+
+
 def test_sync_from_each_host_uploads_its_runs_and_the_last_one_makes_the_w_and_b_sweep(tmp_path, env, postgres_url):
     create(tmp_path, env, postgres_url, points=6, sleep=0.2)
     calm = CALM_STALE_AFTER_S

@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,40 @@ def test_an_outage_longer_than_the_retry_window_ends_with_the_reason(postgres: S
         with pytest.raises(DatabaseUnavailableError, match=r"unreachable for 1 s"):
             db.read(lambda cursor: cursor.execute("SELECT 1"))
     assert "waiting for the database" in capsys.readouterr().err
+
+
+def test_a_client_stopped_inside_a_transaction_does_not_hold_its_locks_for_ever(postgres_url: str, capsys):
+    """A host cut off (or stopped: SIGSTOP, a frozen VM) between two statements of a transaction keeps its row locks
+    for as long as the server thinks its session alive: a stopped process's kernel still answers TCP, and a real cut
+    is noticed by TCP keepalive after hours. Every other agent waits that long for the lease or a trial. The server
+    ends a session idle in its transaction for ``idle_for`` seconds; the stopped client, back, runs its work again."""
+    table = ["CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)"]
+    PostgresDatabase(postgres_url, "s").create(table, lambda c: c.execute("INSERT INTO t VALUES (1, 0)"))
+    stopped, other = (PostgresDatabase(postgres_url, "s", 30.0, idle_for=1.0) for _ in range(2))
+    resumed = threading.Event()
+    runs: list[str] = []
+
+    def stop_holding_the_row(cursor) -> None:
+        cursor.execute("UPDATE t SET v = 1 WHERE k = 1")
+        runs.append("stopped")
+        resumed.wait()  # the process is stopped here, its transaction open, its row locked
+
+    held = threading.Thread(target=stopped.transaction, args=(stop_holding_the_row,), daemon=True)
+    held.start()
+    while not runs:
+        time.sleep(0.01)
+    blocked = threading.Thread(target=other.transaction, args=(lambda c: c.execute("UPDATE t SET v = 2"),))
+    blocked.start()
+    blocked.join(timeout=20)  # before: for ever (here, until the test's end)
+    done_while_stopped = not blocked.is_alive()
+    resumed.set()
+    held.join(timeout=60)
+    assert done_while_stopped
+    assert not held.is_alive()
+    assert runs == ["stopped", "stopped"]  # the stopped client's transaction was ended, and it ran it again
+    assert other.read(lambda c: c.execute("SELECT v FROM t").fetchone()) == (1,)
+    err = capsys.readouterr().err
+    assert "the database ended this host's transaction after 1 s without a word from it" in err
+    assert "Traceback" not in err
+    stopped.close()
+    other.close()

@@ -10,6 +10,10 @@ run inside one transaction (:meth:`Database.transaction`). What differs is said 
   connection lost to a restart or a network cut is reopened and the whole transaction run again, for up to
   ``retry_for`` seconds (then :class:`DatabaseUnavailableError`), saying on stderr that it waits. A first
   connection that fails is not retried: a wrong host, port or password is said at once, with the server's reason.
+  A process stopped or cut off inside a transaction would keep its row locks for as long as the server believes
+  its session alive (TCP keepalive: hours; a stopped process's kernel still answers): the server ends a session
+  idle in a transaction for ``idle_for`` seconds (the time after which other hosts judge a silent one dead), and
+  the process, back, runs that transaction again.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from localsweep.storage.layout import DB_NAME
+from localsweep.storage.lease import STALE_AFTER_S
 
 T = TypeVar("T")
 SCHEMA_PREFIX = "ls_"
@@ -191,8 +196,16 @@ class PostgresDatabase(Database):
     skip_locked = " FOR UPDATE SKIP LOCKED"
     share_lock = " FOR SHARE"
 
-    def __init__(self, url: str, name: str, retry_for: float = 300.0, say: Callable[[str], None] = _say) -> None:
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        retry_for: float = 300.0,
+        say: Callable[[str], None] = _say,
+        idle_for: float = STALE_AFTER_S,
+    ) -> None:
         self.url = url
+        self.idle_for = idle_for
         self.schema = SCHEMA_PREFIX + name
         self.retry_for = retry_for
         self.say = say  # where the wait for a lost database is told
@@ -202,6 +215,7 @@ class PostgresDatabase(Database):
     def _connect(self) -> Any:
         connection = _connect(self.url)
         connection.execute(f'SET search_path TO "{self.schema}"')
+        connection.execute(f"SET idle_in_transaction_session_timeout = {max(1, round(self.idle_for * 1000))}")
         return connection
 
     def _run(self, work: Callable[[Cursor], T], begin: str) -> T:
@@ -229,6 +243,15 @@ class PostgresDatabase(Database):
                         raise
                     raw.execute("COMMIT")
                     return result
+            except psycopg.errors.IdleInTransactionSessionTimeout:
+                # The server ended the session: this process said nothing in its open transaction for idle_for
+                # seconds (it was stopped, or cut off), and its locks went to the hosts waiting for them. None of
+                # the transaction was committed: run it again on a new connection.
+                self.close()
+                self.say(
+                    f"the database ended this host's transaction after {self.idle_for:g} s without a word from it "
+                    "(the process was stopped or cut off): running it again"
+                )
             except psycopg.OperationalError as err:
                 self.close()
                 if not self._reached:
