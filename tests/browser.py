@@ -8,9 +8,12 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -42,6 +45,8 @@ def chromium() -> Path:
 @pytest.fixture
 def browser_page(chromium: Path, tmp_path: Path) -> Iterator[tuple[Page, list[str]]]:
     """A fresh chromium profile's page, and the console errors and page errors it reports."""
+    from playwright.sync_api import sync_playwright  # only the browser tests need it
+
     errors: list[str] = []
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(

@@ -25,6 +25,7 @@ from hypothesis import settings
 
 from localsweep.core.trial import Trial
 from localsweep.storage.store import STORAGE_VAR, SweepStore
+from tests.browser import browser_page, chromium  # noqa: F401 (fixtures of the browser tests)
 from tests.postgres_server import PostgresUnavailableError, Server, postgres_server
 from tests.shared import WORKER_VAR, built_once, run_root
 

@@ -22,8 +22,6 @@ from contract.objectives import Objective, pareto_front
 from trainer.config import TrainConfig
 from trainer.data import load_dataset
 
-pytest_plugins = ["tests.browser"]  # the fixtures chromium and browser_page
-
 
 def _open(page: Page, html: Path, screenshot: Path) -> dict[str, tuple[bool, int]]:
     """Load the page, keep a full-page screenshot, and return each image's (loaded, natural width) by alt text."""

@@ -20,7 +20,6 @@ from playwright.sync_api import Dialog, Page
 from tests.conftest import REPO_ROOT
 from tests.dashboard_server import dashboard, stop
 
-pytest_plugins = ["tests.browser"]  # the fixtures chromium and browser_page
 pytestmark = pytest.mark.slow
 
 PROGRAM = REPO_ROOT / "tests" / "localsweep_programs" / "echo_config.py"
