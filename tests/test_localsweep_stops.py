@@ -258,6 +258,37 @@ def test_a_signal_at_the_start_or_end_of_a_controllers_life_leaves_no_traceback(
 
 
 @pytest.mark.parametrize(
+    ("command", "point"),
+    [
+        ("dashboard", "uvicorn:<module>"),  # the web libraries
+        ("sync", "localsweep.cli.sync:<module>"),  # W&B's bridge
+        ("rerun", "localsweep.workers.alone:<module>"),  # the slot the trial runs again in
+    ],
+)
+def test_ctrl_c_during_a_commands_own_imports_stops_it_before_it_starts_its_work(
+    tmp_path, subprocess_env, command, point
+):
+    # A signal inside an import is recorded and acted on once the import is done. These commands import what only they
+    # need in their first second and then work for minutes; the stop waited for their end: the dashboard served on
+    # (uvicorn's handlers never heard of it: until a second Ctrl-C), sync asked W&B's server, rerun ran the trial.
+    sweep_yaml = write_yaml(tmp_path, "  x: {values: [1]}\n  epochs: {value: 1}\n")
+    finish(start(subprocess_env, "run", sweep_yaml, "--name", "s", "--root", tmp_path))
+    env = {**subprocess_env, "SIGNAL_AT": point, "SIGNAL_NAME": "SIGINT", "WANDB_API_KEY": "k" * 40}
+    env["WANDB_BASE_URL"] = "http://127.0.0.1:9"  # sync: nothing listens there (it is never asked)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "tests/localsweep_programs/signal_at"), env["PYTHONPATH"]])
+    args = {"dashboard": ["s", "--port", "0"], "sync": ["s", "--project", "p"], "rerun": ["s", "1"]}[command]
+    process = start(env, command, *args, "--root", tmp_path, start_new_session=True)
+    try:
+        process.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+    out, err = process.communicate()
+    assert process.returncode == 128 + signal.SIGINT, err
+    assert (out, err) == ("", "")  # no dashboard address, no upload tried, no rerun's verdict, no traceback
+    assert not [path for path in (tmp_path / "s").glob("reruns/*/*")]  # no trial ran again
+
+
+@pytest.mark.parametrize(
     ("lost_as", "signum"), [("ImportError", signal.SIGTERM), ("ignored", signal.SIGINT)], ids=["extension", "callback"]
 )
 def test_a_stop_during_an_import_that_would_lose_the_handlers_exception_still_stops_the_sweep(

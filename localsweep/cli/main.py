@@ -448,7 +448,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 
     options = Options(args.name, args.root, args.storage, args.host, args.port, args.token)
     try:
-        return serve(options)
+        return serve(options, imported=leave_if_stopped)
     except (FileNotFoundError, PermissionError):
         raise
     except OSError as err:
@@ -459,6 +459,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 def _sync(args: argparse.Namespace) -> int:
     from localsweep.cli import sync as sync_command
 
+    leave_if_stopped()  # a stop during that import (W&B's bridge): before anything is uploaded
     return sync_command.run(_open(args, args.name), args, _locked)
 
 

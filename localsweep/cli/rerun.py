@@ -27,6 +27,7 @@ from contract import rerun as repeat
 from contract.reproduce import CannotRerunError
 from localsweep.core import runlog
 from localsweep.core.trial import FINISHED, Trial
+from localsweep.run.signals import leave_if_stopped
 from localsweep.storage.layout import SweepLayout
 from localsweep.storage.view import SweepView, find_sweep
 from localsweep.workers.handoff import TrialTask, gpu_ids, slot_environments
@@ -165,6 +166,7 @@ def repeat_trial(view: SweepView, original: Original, out: Path, workdir: Path, 
     from localsweep.outcome.record import read_run  # W&B's engine, through the outcome: only when a trial runs
     from localsweep.workers import alone
 
+    leave_if_stopped()  # a stop during those imports: before the trial starts, not once it has run
     trial, config = original.trial, view.config
     function = view.settings.get("function")
     layout = SweepLayout(out)

@@ -10,6 +10,7 @@ import ipaddress
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,8 +81,10 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(options: Options) -> int:
-    """Serve the dashboard until stopped; returns the exit code.
+def serve(options: Options, imported: Callable[[], None] = lambda: None) -> int:
+    """Serve the dashboard until stopped; returns the exit code. ``imported`` is called once the web libraries are
+    imported, before anything starts: the command line acts there on a stop that came during that import (uvicorn's
+    own signal handlers come later, and would never hear of it).
 
     Raises
     ------
@@ -94,6 +97,7 @@ def serve(options: Options) -> int:
 
     from localsweep.dashboard.app import create_app
 
+    imported()
     token, generated = choose_token(options.host, options.token)
     catalog = Catalog(options.root, options.storage, options.name)
     catalog.start()
