@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +17,14 @@ ECHO_PROGRAM = "tests/localsweep_programs/echo_config.py"
 """The tiny TensorFlow-free trial program (command mode, relative to the repository root)."""
 ECHO_FUNCTION = "tests.localsweep_programs.echo_config:main"
 """The same program as a pooled worker's function (``--function``)."""
+
+
+def signal_at(env: dict[str, str], point: str, signum: signal.Signals, **more: str) -> dict[str, str]:
+    """``env`` for a process that sends itself ``signum`` when ``point`` (``module:function``) is first called
+    (``tests/localsweep_programs/signal_at/sitecustomize.py``: ``more`` are its other settings)."""
+    hook = REPO_ROOT / "tests" / "localsweep_programs" / "signal_at"
+    path = os.pathsep.join([str(hook), env["PYTHONPATH"]])
+    return {**env, **more, "SIGNAL_AT": point, "SIGNAL_NAME": signum.name, "PYTHONPATH": path}
 
 
 def python_m(

@@ -23,7 +23,7 @@ import pytest
 from localsweep.core.trial import Trial
 from localsweep.storage.store import Location, SweepStore
 from tests.conftest import REPO_ROOT
-from tests.localsweep_cli import ECHO_PROGRAM
+from tests.localsweep_cli import ECHO_PROGRAM, signal_at
 from tests.postgres_server import Server
 from tests.wandb_boundary import ENTITY, SWEEP_NAME, fake_wandb_server
 
@@ -195,9 +195,7 @@ def test_an_agent_stopped_inside_a_transaction_does_not_stall_the_others(tmp_pat
     inside its transaction, holding the lease's row. The other agent must take the role over and run the sweep;
     before, it waited on that row lock for as long as the server believed the stopped session alive (for ever)."""
     create(tmp_path, env, postgres_url, points=4, sleep=0.2)
-    stop_env = {**env, "SIGNAL_AT": "localsweep.storage.store:add", "SIGNAL_NAME": "SIGSTOP"}
-    hook = REPO_ROOT / "tests/localsweep_programs/signal_at"  # its sitecustomize sends the signal
-    stop_env["PYTHONPATH"] = os.pathsep.join([str(hook), env["PYTHONPATH"]])
+    stop_env = signal_at(env, "localsweep.storage.store:add", signal.SIGSTOP)
     stopped = agent(tmp_path, stop_env, postgres_url, "host-stopped")
     try:
         while Path(f"/proc/{stopped.pid}/stat").read_text().split(") ")[1][0] != "T":  # stopped in `add`

@@ -22,7 +22,7 @@ from localsweep.core.runlog import read_run
 from localsweep.core.trial import Trial
 from tests.conftest import REPO_ROOT, recorded
 from tests.conftest import stored_trials as trials
-from tests.localsweep_cli import ECHO_FUNCTION, ECHO_PROGRAM, finish, start, wait_for
+from tests.localsweep_cli import ECHO_FUNCTION, ECHO_PROGRAM, finish, signal_at, start, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -244,8 +244,7 @@ def test_a_stop_while_a_pooled_worker_imports_the_trial_function_waits_for_the_i
 def test_a_signal_at_the_start_or_end_of_a_controllers_life_leaves_no_traceback(
     tmp_path, subprocess_env, point, signum
 ):
-    env = {**subprocess_env, "SIGNAL_AT": point, "SIGNAL_NAME": signum.name}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "tests/localsweep_programs/signal_at"), env["PYTHONPATH"]])
+    env = signal_at(subprocess_env, point, signum)
     sweep_yaml = write_yaml(tmp_path, "  x: {values: [1]}\n  epochs: {value: 1}\n")
     finish(start(env, "run", sweep_yaml, "--name", "s", "--root", tmp_path, start_new_session=True), 128 + signum)
     sweep = tmp_path / "s"
@@ -273,9 +272,8 @@ def test_ctrl_c_during_a_commands_own_imports_stops_it_before_it_starts_its_work
     # (uvicorn's handlers never heard of it: until a second Ctrl-C), sync asked W&B's server, rerun ran the trial.
     sweep_yaml = write_yaml(tmp_path, "  x: {values: [1]}\n  epochs: {value: 1}\n")
     finish(start(subprocess_env, "run", sweep_yaml, "--name", "s", "--root", tmp_path))
-    env = {**subprocess_env, "SIGNAL_AT": point, "SIGNAL_NAME": "SIGINT", "WANDB_API_KEY": "k" * 40}
-    env["WANDB_BASE_URL"] = "http://127.0.0.1:9"  # sync: nothing listens there (it is never asked)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "tests/localsweep_programs/signal_at"), env["PYTHONPATH"]])
+    # sync: a key, and nothing listening at the server's address (it is never asked)
+    env = signal_at(subprocess_env, point, signal.SIGINT, WANDB_API_KEY="k" * 40, WANDB_BASE_URL="http://127.0.0.1:9")
     args = {"dashboard": ["s", "--port", "0"], "sync": ["s", "--project", "p"], "rerun": ["s", "1"]}[command]
     process = start(env, command, *args, "--root", tmp_path, start_new_session=True)
     try:
@@ -298,9 +296,7 @@ def test_a_stop_during_an_import_that_would_lose_the_handlers_exception_still_st
     # stop`, SciPy's FFT extension (pybind11) reported the handler's SystemExit as "ImportError: initialization
     # failed" (exit 1, a traceback); under Ctrl-C, an import lock's weakref callback printed "Exception ignored ...
     # SystemExit: 130" and the sweep ran to its end (exit 0). Here the same point, the same two ways of losing it.
-    env = {**subprocess_env, "SIGNAL_AT": "sweeps.params:<module>", "SIGNAL_NAME": signum.name}
-    env.update(SIGNAL_LOST_AS=lost_as)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "tests/localsweep_programs/signal_at"), env["PYTHONPATH"]])
+    env = signal_at(subprocess_env, "sweeps.params:<module>", signum, SIGNAL_LOST_AS=lost_as)
     sweep_yaml = write_yaml(tmp_path, "  x: {values: [1]}\n  epochs: {value: 1}\n")
     finish(start(env, "run", sweep_yaml, "--name", "s", "--root", tmp_path, start_new_session=True), 128 + signum)
     assert not (tmp_path / "s").exists()  # stopped before anything was recorded
