@@ -47,7 +47,7 @@ metric: {{name: score, goal: maximize}}
 parameters:
   x: {{min: 0.1, max: 1.0}}
   sleep: {{value: 1.0}}
-  epochs: {{value: 4}}
+  epochs: {{value: 8}}  # not 4: a trial first seen late (at epoch 3 of 4, under load) must log more while running
 """
 
 
